@@ -1,0 +1,125 @@
+"""Seconds per CycleGAN training step (G phase + D phase), through the real LightningModule and Trainer.
+
+    python benchmarks/train_step.py                       # full-size and demo model, fp32 and bf16-mixed
+    python benchmarks/train_step.py --models demo --steps 3 --warmup 1 --json out.json
+
+Each configuration runs `warmup + steps` batches of random pages in one Trainer; the table gives the median
+seconds of the timed steps, images/s, achieved TFLOP/s (FLOPs of one step counted by torch's FlopCounterMode)
+and the speed-up over the fp32 run of the same model in this invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from manga_cyclegan.module import CycleGAN
+
+MODELS = {
+    "full": dict(ngf=64, ndf=64, n_blocks=9),  # the paper's generator, as the reference runs it
+    "demo": dict(ngf=32, ndf=32, n_blocks=6),  # experiment=demo
+}
+DEFAULT_SIZES = {"full": 256, "demo": 128}
+
+
+class RandomPages(Dataset):
+    def __init__(self, n: int, size: int):
+        self.n, self.size = n, size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        g = torch.Generator().manual_seed(i)
+        return {
+            "A": torch.rand(1, self.size, self.size, generator=g) * 2 - 1,
+            "B": torch.rand(3, self.size, self.size, generator=g) * 2 - 1,
+        }
+
+
+class StepTimer(pl.Callback):
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_train_batch_start(self, *args) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, *args) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def step_flops(model_kwargs: dict, size: int, batch: int) -> int:
+    """FLOPs of one training step (forward and backward of both phases), counted once in fp32."""
+    model = CycleGAN(**model_kwargs)
+    real_A, real_B = torch.rand(batch, 1, size, size), torch.rand(batch, 3, size, size)
+    with FlopCounterMode(display=False) as counter:
+        g_losses, images = model.generator_losses(real_A, real_B)
+        sum(g_losses.values()).backward()
+        sum(model.discriminator_losses(images).values()).backward()
+    return counter.get_total_flops()
+
+
+def time_steps(model_kwargs: dict, size: int, batch: int, precision: str, warmup: int, steps: int) -> list[float]:
+    model = CycleGAN(**model_kwargs, image_log_every_n_batches=10**9)
+    loader = DataLoader(RandomPages((warmup + steps) * batch, size), batch_size=batch)
+    timer = StepTimer()
+    trainer = pl.Trainer(
+        accelerator="auto", devices=1, precision=precision, max_epochs=1, logger=False, callbacks=[timer],
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    trainer.fit(model, train_dataloaders=loader)
+    return timer.seconds[warmup:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["full", "demo"], choices=sorted(MODELS))
+    parser.add_argument("--precisions", nargs="+", default=["32", "bf16-mixed"])
+    parser.add_argument("--channels-last", nargs="+", default=["off", "on"], choices=["off", "on"])
+    parser.add_argument("--size", type=int, default=None, help="crop size (default: 256 full, 128 demo)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+
+    rows = []
+    for name in args.models:
+        size = args.size or DEFAULT_SIZES[name]
+        flops = step_flops(MODELS[name], size, args.batch)
+        baseline = None
+        for precision in args.precisions:
+            for layout in args.channels_last:
+                kwargs = {**MODELS[name], "channels_last": layout == "on"}
+                seconds = statistics.median(time_steps(kwargs, size, args.batch, precision, args.warmup, args.steps))
+                baseline = baseline or seconds  # the first row of a model is its fp32 eager run
+                rows.append({
+                    "model": name, "size": size, "batch": args.batch, "precision": precision,
+                    "channels_last": layout, "s_per_step": seconds, "images_per_s": args.batch / seconds,
+                    "tflops": flops / seconds / 1e12, "speedup": baseline / seconds, "gflop_per_step": flops / 1e9,
+                })
+                print(f"  {name} {precision} channels_last={layout}: {seconds:.3f} s/step", flush=True)
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
+    print(f"\nTraining step ({device}, torch {torch.__version__}, median of {args.steps} after {args.warmup} warm-up)")
+    header = f"{'model':<6}{'size':>6}{'batch':>6}  {'precision':<11}{'ch-last':<8}{'s/step':>8}{'img/s':>8}{'TFLOP/s':>9}{'GFLOP':>8}{'speedup':>9}"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        print(f"{r['model']:<6}{r['size']:>6}{r['batch']:>6}  {r['precision']:<11}{r['channels_last']:<8}"
+              f"{r['s_per_step']:>8.3f}{r['images_per_s']:>8.2f}{r['tflops']:>9.3f}{r['gflop_per_step']:>8.0f}{r['speedup']:>8.2f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device, "torch": torch.__version__, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

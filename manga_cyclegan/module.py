@@ -1,0 +1,225 @@
+"""The CycleGAN as a LightningModule: two generators, two discriminators, manual alternating optimization.
+
+Domains: A = black-and-white manga (1 channel), B = colored manga (3 channels).
+
+    fake_B = G_AB(real_A)    rec_A = G_BA(fake_B)     (G_AB is the colorizer predict.py uses)
+    fake_A = G_BA(real_B)    rec_B = G_AB(fake_A)
+
+Generator phase (D_A, D_B frozen), minimizing
+
+    L_G = L_GAN(G_AB, D_B) + L_GAN(G_BA, D_A)
+        + lambda_cycle * (||rec_A - real_A||_1 + ||rec_B - real_B||_1)
+        + lambda_cycle * lambda_identity * (||G_AB(gray(real_B)) - real_B||_1 + ||G_BA(rgb(real_A)) - real_A||_1)
+
+with L_GAN(G_AB, D_B) = E[(D_B(fake_B) - 1)^2] for LSGAN (BCE for "vanilla").
+
+Identity with different channel counts: G_AB takes one channel, so it is fed the luma of a color page,
+gray(real_B), and asked to give back real_B; G_BA takes three, so it is fed the B/W page replicated,
+rgb(real_A), and asked to give back real_A. Both keep the paper's intent (a page already "in" the target
+domain, up to the channel format, is left alone) and, for G_AB, teach that the output's lightness follows the
+input's.
+
+Discriminator phase (G frozen), on real pages and on fakes drawn from a pool of 50 past fakes:
+
+    L_D_B = (E[(D_B(real_B) - 1)^2] + E[D_B(pool_B(fake_B))^2]) / 2,   likewise L_D_A.
+
+Learning rate: Adam(lr, betas) constant for `epochs_constant` epochs, then linearly down for `epochs_decay`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import partial
+
+import pytorch_lightning as pl
+import torch
+import torchvision
+
+from manga_cyclegan.evaluation import score_pages
+from manga_cyclegan.image_pool import ImagePool
+from manga_cyclegan.images import to_gray, to_rgb, to_uint8
+from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
+from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
+
+CHANNELS_A, CHANNELS_B = 1, 3
+
+
+def linear_decay(epoch: int, epochs_constant: int, epochs_decay: int) -> float:
+    """LR factor for `epoch` (0-based): 1 for the constant phase, then linearly towards 0 (reference rule)."""
+    return 1.0 - max(0, epoch + 1 - epochs_constant) / float(epochs_decay + 1)
+
+
+class CycleGAN(pl.LightningModule):
+    """CycleGAN for B/W -> color manga. Every argument is a plain value so checkpoints load with
+    `weights_only=True` and the architecture can be rebuilt from the checkpoint alone."""
+
+    def __init__(
+        self,
+        *,
+        ngf: int = 64,
+        ndf: int = 64,
+        n_blocks: int = 9,
+        n_layers_d: int = 3,
+        norm: str = "instance",
+        upsample: str = "transpose",
+        dropout: bool = False,
+        gan_mode: str = "lsgan",
+        lambda_cycle: float = 10.0,
+        lambda_identity: float = 0.5,
+        pool_size: int = 50,
+        lr: float = 2e-4,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        epochs_constant: int = 100,
+        epochs_decay: int = 100,
+        fused_adam: bool | None = None,
+        channels_last: bool = False,
+        image_log_every_n_batches: int = 200,
+        val_samples: int = 4,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        gen = partial(ResnetGenerator, ngf=ngf, n_blocks=n_blocks, norm=norm, upsample=upsample, dropout=dropout)
+        disc = partial(PatchDiscriminator, ndf=ndf, n_layers=n_layers_d, norm=norm)
+        self.G_AB = gen(CHANNELS_A, CHANNELS_B)
+        self.G_BA = gen(CHANNELS_B, CHANNELS_A)
+        self.D_A = disc(CHANNELS_A)
+        self.D_B = disc(CHANNELS_B)
+        self.pool_A = ImagePool(pool_size, seed=seed)
+        self.pool_B = ImagePool(pool_size, seed=seed + 1)
+        self._val_pages: list[dict] = []
+        self._color_references = None
+
+    # ---- the colorizer -------------------------------------------------------------------------------------
+    def forward(self, real_A: torch.Tensor) -> torch.Tensor:
+        """Colorize B/W pages [N, 1, H, W] in [-1, 1] -> [N, 3, H, W] in [-1, 1]."""
+        return self.G_AB(self._layout(real_A))
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
+
+    # ---- training -------------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        # Each DDP process keeps its own pool; distinct seeds keep their draws independent.
+        rank = self.global_rank
+        self.pool_A.generator.manual_seed(self.hparams.seed + 2 * rank)
+        self.pool_B.generator.manual_seed(self.hparams.seed + 2 * rank + 1)
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
+        """The generator phase's losses (named as in the module docstring) and the images it made."""
+        hp = self.hparams
+        fake_B = self.G_AB(real_A)
+        rec_A = self.G_BA(fake_B)
+        fake_A = self.G_BA(real_B)
+        rec_B = self.G_AB(fake_A)
+        losses = {
+            "G_AB": gan_loss(self.D_B(fake_B), True, hp.gan_mode),
+            "G_BA": gan_loss(self.D_A(fake_A), True, hp.gan_mode),
+            "cycle_A": hp.lambda_cycle * cycle_loss(rec_A, real_A),
+            "cycle_B": hp.lambda_cycle * cycle_loss(rec_B, real_B),
+        }
+        if hp.lambda_identity > 0:
+            weight = hp.lambda_cycle * hp.lambda_identity
+            losses["idt_B"] = weight * identity_loss(self.G_AB(self._layout(to_gray(real_B))), real_B)
+            losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
+        images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
+        return losses, images
+
+    def discriminator_losses(self, images: dict) -> dict:
+        hp = self.hparams
+        fake_A = self.pool_A.query(images["fake_A"].detach())
+        fake_B = self.pool_B.query(images["fake_B"].detach())
+        return {
+            "D_A": discriminator_loss(self.D_A(images["real_A"]), self.D_A(fake_A), hp.gan_mode),
+            "D_B": discriminator_loss(self.D_B(images["real_B"]), self.D_B(fake_B), hp.gan_mode),
+        }
+
+    def training_step(self, batch: dict, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real_A, real_B = self._layout(batch["A"]), self._layout(batch["B"])
+
+        with self.toggled_optimizer(opt_g):  # D_A, D_B get no gradients in this phase
+            g_losses, images = self.generator_losses(real_A, real_B)
+            loss_G = sum(g_losses.values())
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(loss_G)
+            opt_g.step()
+
+        with self.toggled_optimizer(opt_d):  # G_AB, G_BA get no gradients in this phase
+            d_losses = self.discriminator_losses(images)
+            loss_D = sum(d_losses.values())
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_D)
+            opt_d.step()
+
+        n = real_A.shape[0]
+        self.log_dict({f"loss/{k}": v.detach() for k, v in {**g_losses, **d_losses}.items()}, batch_size=n)
+        self.log_dict({"loss/G": loss_G.detach(), "loss/D": loss_D.detach()}, prog_bar=True, batch_size=n)
+        if batch_idx % max(1, self.hparams.image_log_every_n_batches) == 0:
+            self._log_grid("train/samples", images)
+
+    def on_train_epoch_end(self) -> None:
+        for scheduler in self.lr_schedulers():
+            scheduler.step()
+        self.log("lr", self.optimizers()[0].param_groups[0]["lr"])
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        adam = partial(torch.optim.Adam, lr=hp.lr, betas=(hp.beta1, hp.beta2), fused=hp.fused_adam)
+        opt_g = adam(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()))
+        opt_d = adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()))
+        factor = partial(linear_decay, epochs_constant=hp.epochs_constant, epochs_decay=hp.epochs_decay)
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], schedulers
+
+    # ---- validation -----------------------------------------------------------------------------------------
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        real_A = self._layout(batch["A"])
+        fake_B = self.G_AB(real_A)
+        rec_A = self.G_BA(fake_B)
+        self.log("val/cycle_l1", cycle_loss(rec_A, real_A), batch_size=real_A.shape[0], sync_dist=True)
+        for i in range(real_A.shape[0]):
+            page = {"pred": to_uint8(fake_B[i]), "bw": to_uint8(real_A[i])}
+            if "B_truth" in batch:
+                page["truth"] = to_uint8(batch["B_truth"][i])
+            if "labels" in batch:
+                page["labels"] = batch["labels"][i].to(torch.uint8).cpu().numpy()
+            self._val_pages.append(page)
+        if batch_idx < self.hparams.val_samples:
+            self._log_grid(f"val/sample_{batch_idx}", {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A})
+
+    def on_validation_epoch_end(self) -> None:
+        pages, self._val_pages = self._val_pages, []
+        if not pages or self.trainer.sanity_checking:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self._color_references is None and hasattr(datamodule, "color_references"):
+            self._color_references = datamodule.color_references()
+        scores = score_pages(pages, meta=getattr(datamodule, "meta", None), references=self._color_references)
+        self.log_dict({f"val/{k}": float(v) for k, v in scores.items()}, sync_dist=True)
+
+    # ---- checkpoints: the pools are training state too ------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        pools = checkpoint.get("image_pools")
+        if pools:
+            self.pool_A.load_state_dict(pools["A"], self.device)
+            self.pool_B.load_state_dict(pools["B"], self.device)
+
+    # ---- logging --------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _log_grid(self, tag: str, images: dict) -> None:
+        """One row per image kind (first page of the batch), B/W shown as gray RGB, for TensorBoard."""
+        writer = getattr(self.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_image") or self.global_rank != 0:
+            return
+        rows = [im[:1].float() for im in images.values()]
+        rows = [to_rgb(im) if im.shape[1] == 1 else im for im in rows]
+        grid = torchvision.utils.make_grid(torch.cat(rows), nrow=3, normalize=True, value_range=(-1, 1))
+        writer.add_image(tag, grid.cpu(), global_step=self.global_step)

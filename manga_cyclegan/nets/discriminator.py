@@ -1,0 +1,47 @@
+"""PatchGAN discriminator (Isola et al. 2017): each output cell judges one overlapping patch real or fake.
+
+With n_layers=3 each cell sees a 70x70 patch: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel conv,
+4x4 kernels, LeakyReLU 0.2. Same `model` layout as the reference `NLayerDiscriminator`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from manga_cyclegan.nets.layers import init_weights, norm_layer, uses_bias
+
+
+class PatchDiscriminator(nn.Module):
+    """Maps an image in [-1, 1] to a grid of real/fake logits (one per receptive-field patch)."""
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance"):
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        make_norm, bias = norm_layer(norm), uses_bias(norm)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
+                make_norm(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def receptive_field(n_layers: int) -> int:
+    """Side of the input patch one output cell sees (70 for n_layers=3)."""
+    size = 1
+    # Walk back from one output cell: the final conv and the stride-1 conv, then n_layers stride-2 convs.
+    for stride in [1, 1] + [2] * n_layers:
+        size = (size - 1) * stride + 4
+    return size
