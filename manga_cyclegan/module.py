@@ -162,9 +162,12 @@ class CycleGAN(pl.LightningModule):
         if batch_idx % max(1, self.hparams.image_log_every_n_batches) == 0:
             self._log_grid("train/samples", images)
 
-    def on_train_epoch_end(self) -> None:
+    def on_train_epoch_start(self) -> None:
+        # The LR is a function of the epoch. Catching the schedulers up here, rather than stepping them at epoch
+        # end, keeps it right after a resume: Lightning writes the epoch's checkpoint before epoch-end hooks run.
         for scheduler in self.lr_schedulers():
-            scheduler.step()
+            while scheduler.last_epoch < self.current_epoch:
+                scheduler.step()
         self.log("lr", self.optimizers()[0].param_groups[0]["lr"])
 
     def configure_optimizers(self):

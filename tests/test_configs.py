@@ -1,0 +1,114 @@
+"""Every config in conf/ composes, and the runnable ones run (fast_dev_run / debug) on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+import manga_cyclegan.config  # noqa: F401  (resolvers)
+from manga_cyclegan.training import train
+from tests.conftest import REPO, run_script
+
+CONF = REPO / "conf"
+TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml"}
+
+
+def group_options() -> list[tuple[str, str]]:
+    """(group, option) for every YAML file in a config group, read from disk."""
+    options = []
+    for path in sorted(CONF.rglob("*.yaml")):
+        rel = path.relative_to(CONF)
+        if rel.parts[0] == "local" or str(rel) in TOP_LEVEL:
+            continue
+        options.append(("/".join(rel.parts[:-1]), path.stem))
+    return options
+
+
+def compose_train(overrides: list[str], output_dir: Path | None = None):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(output_dir)
+            cfg.hydra.runtime.cwd = str(REPO)
+        HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("group, option", group_options(), ids=lambda x: str(x))
+def test_every_config_composes(group, option, tmp_path):
+    # The sweeper and launcher configs need their plugins (the `sweep` and `slurm` extras).
+    if group == "hydra/launcher":
+        pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    if group == "hparams_search":
+        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    cfg = compose_train([f"{group}={option}"], tmp_path)
+    assert cfg.model._target_ == "manga_cyclegan.module.CycleGAN"
+    assert cfg.data._target_ == "manga_cyclegan.data.datamodule.UnpairedDataModule"
+    assert cfg.trainer.max_epochs >= 1
+
+
+def test_default_run_is_the_demo_on_the_synthetic_set(tmp_path):
+    cfg = compose_train([], tmp_path)
+    assert cfg.data.synthetic is not None and cfg.data.root.endswith("data/synthetic")
+    assert cfg.trainer.accelerator == "cpu"
+    assert cfg.optimized_metric == "val/char_color_acc"
+
+
+def test_onepiece_experiment_is_full_size_gpu_bf16(tmp_path):
+    cfg = compose_train(["experiment=onepiece", "trainer=ddp", "trainer.devices=4"], tmp_path)
+    assert (cfg.model.ngf, cfg.model.n_blocks, cfg.data.crop_size) == (64, 9, 256)
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.devices == 4
+    assert cfg.trainer.strategy == "ddp_find_unused_parameters_true"
+    assert cfg.data.root.endswith("data/onepiece") and cfg.trainer.max_epochs == 200
+
+
+def test_slurm_launcher_follows_the_trainer_layout(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = compose_train(["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"], tmp_path)
+    launcher = cfg.hydra.launcher
+    assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 4, 4)
+
+
+@pytest.mark.parametrize("experiment", ["demo", "onepiece"])
+def test_each_experiment_fast_dev_runs(experiment, tmp_path, synthetic_root, tiny_overrides):
+    # The experiment's own model; only the data is pointed at the tiny set and the device at the CPU.
+    overrides = [f"experiment={experiment}", "debug=fdr", "trainer.accelerator=cpu", "trainer.precision=32"]
+    data = [o for o in tiny_overrides if o.startswith("data.") and not o.startswith("data.synthetic")]
+    if experiment == "onepiece":
+        data += ["data.load_size=null", "data.scale=[1.0,1.0]", "data.pin_memory=false", "data.val_max_size=64"]
+        run_script("train.py", [*tiny_overrides, "debug=fdr"])  # makes sure the tiny set exists
+    else:
+        data = [o for o in tiny_overrides if o.startswith("data.")]
+    cfg = compose_train([*overrides, *data], tmp_path)
+    train(cfg)
+
+
+@pytest.mark.parametrize("debug", ["overfit", "limit"])
+def test_debug_configs_run(debug, tmp_path, tiny_overrides):
+    extra = ["trainer.max_epochs=2"] if debug == "overfit" else []
+    run_script("train.py", [*tiny_overrides, f"debug={debug}", f"hydra.run.dir={tmp_path}", *extra])
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_optuna_search_runs_trials_and_optimizes_the_returned_metric(tmp_path, tiny_overrides):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    sweep = tmp_path / "optuna"
+    run_script("train.py", [
+        "-m", "hparams_search=optuna", *tiny_overrides, "trainer.max_epochs=1",
+        "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2", f"hydra.sweep.dir={sweep}",
+    ])
+    results = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in results and "best_value" in results
+
+
+def test_config_errors_fail_before_any_work(tmp_path):
+    proc = run_script("train.py", ["model.no_such_key=1", f"hydra.run.dir={tmp_path}"], check=False)
+    assert proc.returncode != 0 and "no_such_key" in proc.stderr
+    assert not (tmp_path / "checkpoints").exists()
