@@ -69,7 +69,7 @@ def test_layout_modes_sizes_and_meta(small_set):
             im = Image.open(small_set / d / f)
             assert (im.mode, im.size) == (modes[d], (W, H))
     meta = json.loads((small_set / "meta.json").read_text())
-    assert meta["format"] == "manga-cyclegan-synthetic" and meta["version"] == 1
+    assert meta["format"] == "manga-cyclegan-synthetic" and meta["version"] == syn.VERSION and meta["shade_factor"] == syn.SHADE_FACTOR
     assert meta["params"] == SMALL
     assert meta["classes"][:7] == ["ink", "paper", "balloon", "sky", "sea", "ground", "interior"]
     assert meta["classes"][7:10] == ["char0_hair", "char0_skin", "char0_outfit"]

@@ -39,6 +39,7 @@ from PIL import Image
 from .synthetic_draw import (BALLOON, CHARACTER_TYPE_NAMES, GROUND, HAIR, INK, INTERIOR, N_CHARACTERS,
                              OUTFIT, PAPER, SEA, SKIN, SKY, part_id)
 from .synthetic_scene import draw_page
+from manga_cyclegan.metrics import ciede2000, rgb_to_lab
 
 __all__ = ["AMBIGUOUS_PAIRS", "CHARACTER_PART_IDS", "CLASSES", "DEFAULT_PARAMS", "PALETTE", "INK_COLOR",
            "INK", "PAPER", "BALLOON", "SKY", "SEA", "GROUND", "INTERIOR", "part_id",
@@ -46,7 +47,7 @@ __all__ = ["AMBIGUOUS_PAIRS", "CHARACTER_PART_IDS", "CLASSES", "DEFAULT_PARAMS",
            "render_bw", "screentone", "luma", "shade", "srgb_to_lab", "ciede2000", "contact_sheet"]
 
 FORMAT = "manga-cyclegan-synthetic"
-VERSION = 1
+VERSION = 2  # 2: meta.json gained shade_factor
 DEFAULT_PARAMS = {"seed": 0, "page_height": 320, "page_width": 256,
                   "n_train_a": 300, "n_train_b": 300, "n_test": 24}
 SPLIT_CODES = {"trainA": 0, "trainB": 1, "test": 2}  # part of the per-page RNG seed
@@ -91,48 +92,17 @@ def luma(rgb) -> np.ndarray:
     return (299 * c[..., 0] + 587 * c[..., 1] + 114 * c[..., 2] + 500) // 1000
 
 
+SHADE_FACTOR = 0.75
+
+
 def shade(rgb) -> np.ndarray:
-    """Cel-shadow colour: 75 % brightness, rounded (uint8-safe)."""
+    """Cel-shadow colour: SHADE_FACTOR (75 %) brightness, rounded (uint8-safe)."""
     return ((np.asarray(rgb, np.int64) * 3 + 2) // 4).astype(np.uint8)
 
 
 def srgb_to_lab(rgb) -> np.ndarray:
-    """sRGB (0..255, any leading shape) -> CIE L*a*b* (D65)."""
-    c = np.asarray(rgb, np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
-
-
-def ciede2000(lab1, lab2) -> np.ndarray:
-    """CIEDE2000 colour difference (Sharma et al. 2005), broadcasting over leading dims."""
-    L1, a1, b1 = np.moveaxis(np.asarray(lab1, np.float64), -1, 0)
-    L2, a2, b2 = np.moveaxis(np.asarray(lab2, np.float64), -1, 0)
-    cbar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
-    g = 0.5 * (1 - np.sqrt(cbar ** 7 / (cbar ** 7 + 25.0 ** 7)))
-    a1, a2 = (1 + g) * a1, (1 + g) * a2
-    c1, c2 = np.hypot(a1, b1), np.hypot(a2, b2)
-    h1, h2 = np.degrees(np.arctan2(b1, a1)) % 360, np.degrees(np.arctan2(b2, a2)) % 360
-    zero = c1 * c2 == 0
-    dh = h2 - h1
-    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
-    dh = np.where(zero, 0, dh)
-    dH = 2 * np.sqrt(c1 * c2) * np.sin(np.radians(dh / 2))
-    lbar, cbar_p, hs = (L1 + L2) / 2, (c1 + c2) / 2, h1 + h2
-    hbar = np.where(zero, hs, np.where(np.abs(h1 - h2) <= 180, hs / 2,
-                                       np.where(hs < 360, (hs + 360) / 2, (hs - 360) / 2)))
-    t = (1 - 0.17 * np.cos(np.radians(hbar - 30)) + 0.24 * np.cos(np.radians(2 * hbar))
-         + 0.32 * np.cos(np.radians(3 * hbar + 6)) - 0.20 * np.cos(np.radians(4 * hbar - 63)))
-    rc = 2 * np.sqrt(cbar_p ** 7 / (cbar_p ** 7 + 25.0 ** 7))
-    rt = -np.sin(np.radians(60 * np.exp(-(((hbar - 275) / 25) ** 2)))) * rc
-    sl = 1 + 0.015 * (lbar - 50) ** 2 / np.sqrt(20 + (lbar - 50) ** 2)
-    sc, sh = 1 + 0.045 * cbar_p, 1 + 0.015 * cbar_p * t
-    dl, dc = (L2 - L1) / sl, (c2 - c1) / sc
-    dH = dH / sh
-    return np.sqrt(dl ** 2 + dc ** 2 + dH ** 2 + rt * dc * dH)
+    """sRGB (0..255 integers, any leading shape) -> CIE L*a*b* (D65), via the metrics' conversion."""
+    return rgb_to_lab(np.asarray(rgb, np.float64) / 255.0)
 
 
 def _ambiguous_pairs(min_de: float = 25.0):
@@ -251,6 +221,8 @@ def _meta(params: dict) -> dict:
     return {"format": FORMAT, "version": VERSION, "params": params, "classes": CLASSES,
             "character_parts": CHARACTER_PART_IDS,
             "palette": {str(i): list(c) for i, c in sorted(PALETTE.items())},
+            # A region in cel shadow has its palette color times this; the metrics count it as its own color.
+            "shade_factor": SHADE_FACTOR,
             "ink_color": list(INK_COLOR),
             "character_types": list(CHARACTER_TYPE_NAMES),
             "ambiguous_pairs": [list(p) for p in AMBIGUOUS_PAIRS]}

@@ -1,0 +1,421 @@
+"""Hand-made cases with known answers for manga_cyclegan.metrics."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from manga_cyclegan import metrics as M
+
+# Sharma, Wu & Dalal (2005), Table 1: (L1, a1, b1), (L2, a2, b2), ΔE00 (4 decimals).
+SHARMA = [
+    ((50.0000, 2.6772, -79.7751), (50.0000, 0.0000, -82.7485), 2.0425),
+    ((50.0000, 3.1571, -77.2803), (50.0000, 0.0000, -82.7485), 2.8615),
+    ((50.0000, 2.8361, -74.0200), (50.0000, 0.0000, -82.7485), 3.4412),
+    ((50.0000, -1.3802, -84.2814), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, -1.1848, -84.8006), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, -0.9009, -85.5211), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, 0.0000, 0.0000), (50.0000, -1.0000, 2.0000), 2.3669),
+    ((50.0000, -1.0000, 2.0000), (50.0000, 0.0000, 0.0000), 2.3669),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0009), 7.1792),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0010), 7.1792),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0011), 7.2195),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0012), 7.2195),
+    ((50.0000, -0.0010, 2.4900), (50.0000, 0.0009, -2.4900), 4.8045),
+    ((50.0000, -0.0010, 2.4900), (50.0000, 0.0010, -2.4900), 4.8045),
+    ((50.0000, -0.0010, 2.4900), (50.0000, 0.0011, -2.4900), 4.7461),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 0.0000, -2.5000), 4.3065),
+    ((50.0000, 2.5000, 0.0000), (73.0000, 25.0000, -18.0000), 27.1492),
+    ((50.0000, 2.5000, 0.0000), (61.0000, -5.0000, 29.0000), 22.8977),
+    ((50.0000, 2.5000, 0.0000), (56.0000, -27.0000, -3.0000), 31.9030),
+    ((50.0000, 2.5000, 0.0000), (58.0000, 24.0000, 15.0000), 19.4535),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 3.1736, 0.5854), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 3.2972, 0.0000), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 1.8634, 0.5757), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 3.2592, 0.3350), 1.0000),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ((63.0109, -31.0961, -5.8663), (62.8187, -29.7946, -4.0864), 1.2630),
+    ((61.2901, 3.7196, -5.3901), (61.4292, 2.2480, -4.9620), 1.8731),
+    ((35.0831, -44.1164, 3.7933), (35.0232, -40.0716, 1.5901), 1.8645),
+    ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373),
+    ((36.4612, 47.8580, 18.3852), (36.2715, 50.5065, 21.2231), 1.4146),
+    ((90.8027, -2.0831, 1.4410), (91.1528, -1.6435, 0.0447), 1.4441),
+    ((90.9257, -0.5406, -0.9208), (88.6381, -0.8985, -0.7239), 1.5381),
+    ((6.7747, -0.2908, -2.4247), (5.8714, -0.0985, -2.2286), 0.6377),
+    ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
+]
+
+RED, GREEN, BLUE, YELLOW = (220, 40, 40), (40, 180, 60), (40, 60, 220), (230, 210, 40)
+PART_IDS = [7, 8, 9, 10]
+PALETTE = {"7": list(RED), "8": list(GREEN), "9": list(BLUE), "10": list(YELLOW)}
+
+
+# ----------------------------------------------------------------------------- color
+
+
+def test_rgb_to_lab_reference_colors():
+    lab = M.rgb_to_lab(np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0]], np.uint8))
+    np.testing.assert_allclose(lab[0], [100.0, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(lab[1], [0.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.01)
+    # float input in [0, 1] gives the same result; any leading shape works
+    lab_f = M.rgb_to_lab(np.array([[[1.0, 0.0, 0.0]]]))
+    assert lab_f.shape == (1, 1, 3)
+    np.testing.assert_allclose(lab_f[0, 0], lab[2], atol=1e-9)
+    # mid gray is neutral (a = b = 0) with L* ≈ 53.585 for sRGB 128
+    g = M.rgb_to_lab(np.array([128, 128, 128], np.uint8))
+    np.testing.assert_allclose(g, [53.585, 0.0, 0.0], atol=0.001)
+
+
+def test_lab_roundtrip_uint8():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (1000, 3), dtype=np.uint8)
+    back = M.lab_to_rgb(M.rgb_to_lab(rgb), as_uint8=True)
+    np.testing.assert_array_equal(back, rgb)
+
+
+@pytest.mark.parametrize("lab1,lab2,expected", SHARMA)
+def test_ciede2000_sharma_pairs(lab1, lab2, expected):
+    assert round(float(M.ciede2000(np.array(lab1), np.array(lab2))), 4) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ciede2000_vectorized_symmetric_and_float32():
+    a = np.array([r[0] for r in SHARMA])
+    b = np.array([r[1] for r in SHARMA])
+    e = np.array([r[2] for r in SHARMA])
+    d = M.ciede2000(a, b)
+    assert d.shape == (len(SHARMA),)
+    np.testing.assert_allclose(d, e, atol=5e-5)
+    np.testing.assert_allclose(M.ciede2000(b, a), e, atol=5e-5)
+    np.testing.assert_allclose(M.ciede2000(a, b, dtype=np.float32), e, atol=1e-3)
+    # broadcasting (N,1,3) x (1,K,3) -> (N,K); identical colors -> 0
+    dd = M.ciede2000(a[:, None, :], a[None, :, :])
+    assert dd.shape == (len(SHARMA), len(SHARMA))
+    np.testing.assert_allclose(np.diag(dd), 0.0, atol=1e-12)
+
+
+# ------------------------------------------------------------------- per-page fidelity
+
+
+def test_psnr_identical_capped_and_known_value():
+    x = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    assert M.psnr(x, x) == M.PSNR_MAX_DB == 100.0
+    assert M.psnr(x, x, max_db=None) == math.inf
+    y = np.full((10, 10, 3), 100, np.uint8)
+    z = np.full((10, 10, 3), 105, np.uint8)
+    assert M.psnr(y, z) == pytest.approx(10 * math.log10(255**2 / 25), abs=1e-9)
+
+
+def test_ssim_identical_and_matches_torchmetrics():
+    torch = pytest.importorskip("torch")
+    from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    assert M.ssim(x, x) == pytest.approx(1.0, abs=1e-6)
+    y = np.clip(x.astype(int) + rng.integers(-40, 41, x.shape), 0, 255).astype(np.uint8)
+    ours = M.ssim(x, y)
+    assert ours < 0.99
+
+    def t(a):
+        return torch.from_numpy(a).permute(2, 0, 1)[None].double()
+
+    ref = tm_ssim(t(y), t(x), data_range=255.0).item()
+    assert ours == pytest.approx(ref, abs=1e-5)
+    # gray pages work too
+    assert M.ssim(x[..., 0], x[..., 0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_mean_ciede2000():
+    a = np.zeros((4, 4, 3), np.uint8)
+    a[:] = RED
+    assert M.mean_ciede2000(a, a) == 0.0
+    b = a.copy()
+    b[:2] = GREEN  # half the pixels differ
+    d = float(M.ciede2000(M.rgb_to_lab(np.array(RED, np.uint8)), M.rgb_to_lab(np.array(GREEN, np.uint8))))
+    assert M.mean_ciede2000(b, a) == pytest.approx(d / 2, rel=1e-9)
+
+
+def test_line_fidelity():
+    rng = np.random.default_rng(3)
+    bws = [rng.integers(0, 256, (40, 50), dtype=np.uint8) for _ in range(3)]
+    grays = [np.repeat(b[..., None], 3, axis=-1) for b in bws]
+    assert M.line_fidelity(grays, bws) == pytest.approx(1.0, abs=1e-6)
+    # a flat page loses all structure
+    flat = [np.full((40, 50, 3), 128, np.uint8) for _ in bws]
+    assert M.line_fidelity(flat, bws) < 0.1
+
+
+def test_line_fidelity_descreen():
+    # a 50 % checkerboard screen vs its perfect "colorization" (flat mid gray)
+    bw = np.where((np.indices((64, 64)).sum(0) % 2) == 0, 0, 255).astype(np.uint8)
+    bw[30:32, :] = 0  # an ink line
+    pred = np.full((64, 64, 3), 128, np.uint8)
+    pred[30:32, :] = 0
+    raw = M.line_fidelity([pred], [bw])
+    des = M.line_fidelity([pred], [bw], descreen=8)
+    assert raw < 0.2 and des > 0.9
+    # losing the line costs under descreening too
+    no_line = np.full((64, 64, 3), 128, np.uint8)
+    assert M.line_fidelity([no_line], [bw], descreen=8) < des - 0.05
+
+
+def test_colorfulness():
+    gray = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    assert M.colorfulness(gray) == pytest.approx(0.0, abs=1e-12)
+    rg = np.zeros((2, 2, 3), np.uint8)
+    rg[0] = (255, 0, 0)
+    rg[1] = (0, 255, 0)
+    # rg: ±255 → σ=255, μ=0; yb: 127.5 everywhere → σ=0, μ=127.5
+    assert M.colorfulness(rg) == pytest.approx(255.0 + 0.3 * 127.5)
+    sat = np.zeros((8, 8, 3), np.uint8)
+    sat[:, :4] = (255, 0, 0)
+    sat[:, 4:] = (0, 0, 255)
+    assert M.colorfulness(sat) > M.colorfulness(gray) + 50
+
+
+def test_ab_histogram_distance():
+    rng = np.random.default_rng(4)
+    pages = [rng.integers(0, 256, (30, 40, 3), dtype=np.uint8) for _ in range(2)]
+    assert M.ab_histogram_distance(pages, pages) == pytest.approx(0.0, abs=1e-12)
+    # same distribution, different page order/split -> still 0
+    assert M.ab_histogram_distance(pages[::-1], pages) == pytest.approx(0.0, abs=1e-12)
+    red = [np.full((20, 20, 3), (255, 0, 0), np.uint8)]
+    green = [np.full((10, 30, 3), (0, 200, 0), np.uint8)]
+    assert M.ab_histogram_distance(red, green) == pytest.approx(1.0, abs=1e-9)  # disjoint -> max
+    half = [np.concatenate([red[0], np.full((20, 20, 3), (0, 200, 0), np.uint8)], axis=1)]
+    d = M.ab_histogram_distance(half, red)
+    assert 0.2 < d < 0.9
+    assert d == pytest.approx(M.ab_histogram_distance(red, half), abs=1e-12)  # symmetric
+    h = M.ab_histogram(pages, bins=16)
+    assert h.shape == (16, 16) and h.sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------- character regions
+
+
+def _label_map():
+    """40x60 label map: class 7 twice (two separate blocks), 8, 9, 10 once, one tiny 7."""
+    lbl = np.ones((40, 60), np.uint8)  # paper
+    lbl[2:12, 2:12] = 7  # region A (100 px)
+    lbl[2:12, 20:30] = 8  # region B
+    lbl[20:30, 2:12] = 9  # region C
+    lbl[20:30, 20:30] = 10  # region D
+    lbl[20:30, 40:50] = 7  # region E: 2nd component of class 7
+    lbl[35:38, 55:58] = 7  # tiny region (9 px < 16)
+    lbl[:, 15] = 0  # an ink line (not a character part)
+    return lbl
+
+
+def _paint(lbl, colors: dict[int, tuple], regions=None):
+    out = np.full(lbl.shape + (3,), 255, np.uint8)
+    out[lbl == 0] = 0
+    for cid, col in colors.items():
+        out[lbl == cid] = col
+    if regions:
+        for (ys, xs), col in regions:
+            out[ys, xs] = col
+    return out
+
+
+def _own_colors():
+    return {7: RED, 8: GREEN, 9: BLUE, 10: YELLOW}
+
+
+def test_character_color_accuracy_own_palette_is_one():
+    lbl = _label_map()
+    pred = _paint(lbl, _own_colors())
+    assert M.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS) == 1.0
+    rep = M.character_color_report([pred], [lbl], PALETTE, PART_IDS)
+    assert rep["n_regions"] == 5  # tiny region ignored; class 7 has two regions
+    assert rep["per_class"][7] == {"correct": 2, "total": 2, "accuracy": 1.0}
+    np.testing.assert_array_equal(np.diag(rep["confusion"]), [2, 1, 1, 1])
+
+
+def test_character_color_accuracy_swapped_is_zero():
+    lbl = _label_map()
+    pred = _paint(lbl, {7: GREEN, 8: RED, 9: YELLOW, 10: BLUE})
+    assert M.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS) == 0.0
+    rep = M.character_color_report([pred], [lbl], PALETTE, PART_IDS)
+    k = {c: i for i, c in enumerate(PART_IDS)}
+    assert rep["confusion"][k[7], k[8]] == 2 and rep["confusion"][k[8], k[7]] == 1
+
+
+def test_character_color_accuracy_half_and_tiny_ignored():
+    lbl = _label_map()
+    # page 1: 7 and 8 right, 9 and 10 wrong; region E of class 7 wrong -> 2/5 right
+    p1 = _paint(lbl, {7: RED, 8: GREEN, 9: YELLOW, 10: BLUE}, [((slice(20, 30), slice(40, 50)), GREEN)])
+    # page 2: everything right except region A -> 4/5 right; tiny region painted wrong (ignored)
+    p2 = _paint(
+        lbl,
+        _own_colors(),
+        [((slice(2, 12), slice(2, 12)), BLUE), ((slice(35, 38), slice(55, 58)), BLUE)],
+    )
+    acc = M.character_color_accuracy([p1, p2], [lbl, lbl], PALETTE, PART_IDS)
+    assert acc == pytest.approx(6 / 10)
+    # exactly half: 3/5 right on p3, 2/5 right on p4
+    p3 = _paint(lbl, {7: RED, 8: GREEN, 9: YELLOW, 10: BLUE})  # A, E, B right; C, D wrong
+    p4 = _paint(lbl, {7: GREEN, 8: RED, 9: BLUE, 10: YELLOW})  # 7A, 7E, 8 wrong; 9, 10 right
+    assert M.character_color_accuracy([p3, p4], [lbl, lbl], PALETTE, PART_IDS) == pytest.approx(0.5)
+    # the tiny region counts once the threshold allows it
+    rep = M.character_color_report([p2], [lbl], PALETTE, PART_IDS, min_region_px=4)
+    assert rep["n_regions"] == 6 and rep["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_character_color_accuracy_robust_to_cel_shading():
+    lbl = _label_map()
+    pred = _paint(lbl, _own_colors())
+    shade = lbl.copy()
+    shade[:, :6] = 0  # darken the left part of regions by 20 %
+    m = (shade != lbl) & (lbl >= 7)
+    pred[m] = (pred[m] * 0.8).astype(np.uint8)
+    assert M.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS) == 1.0
+
+
+def test_character_color_accuracy_no_regions_is_nan():
+    lbl = np.ones((10, 10), np.uint8)
+    pred = np.zeros((10, 10, 3), np.uint8)
+    assert math.isnan(M.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS))
+
+
+def test_character_color_accuracy_shade_factor():
+    # a fully shadowed peach region (75 % brightness) is nearer the flat tan of another class
+    peach, tan = (247, 207, 176), (220, 171, 125)
+    shaded = tuple((np.array(peach) * 3 + 2) // 4)  # (185, 155, 132)
+    lbl = np.ones((20, 40), np.uint8)
+    lbl[2:18, 2:18] = 7
+    lbl[2:18, 22:38] = 8
+    pred = np.full((20, 40, 3), 255, np.uint8)
+    pred[lbl == 7] = shaded
+    pred[lbl == 8] = tan
+    pal = {7: peach, 8: tan}
+    assert M.character_color_accuracy([pred], [lbl], pal, [7, 8]) == pytest.approx(0.5)
+    assert M.character_color_accuracy([pred], [lbl], pal, [7, 8], shade_factor=0.75) == 1.0
+    meta = {"character_parts": [7, 8], "palette": {"7": list(peach), "8": list(tan)}}
+    bw = np.asarray(M.rgb_to_luma(pred).round(), np.uint8)
+    assert M.evaluate_paired([pred], [pred], [bw], [lbl], meta)["char_color_acc"] == pytest.approx(0.5)
+    meta["shade_factor"] = 0.75
+    assert M.evaluate_paired([pred], [pred], [bw], [lbl], meta)["char_color_acc"] == 1.0
+
+
+def test_consistency_zero_when_all_regions_same_color():
+    lbl = _label_map()
+    pages = [_paint(lbl, _own_colors()), _paint(lbl, _own_colors())]
+    assert M.consistency_spread(pages, [lbl, lbl], PART_IDS) == pytest.approx(0.0, abs=1e-9)
+    # a constant wrong color is also perfectly consistent (by definition)
+    wrong = [_paint(lbl, {7: BLUE, 8: BLUE, 9: BLUE, 10: BLUE})] * 2
+    assert M.consistency_spread(wrong, [lbl, lbl], PART_IDS) == pytest.approx(0.0, abs=1e-9)
+
+
+def _delta_l_only(L1, L2):
+    """ΔE00 for two neutral colors (a = b = 0): |ΔL| / S_L (Sharma eq. for S_L)."""
+    Lb = (L1 + L2) / 2
+    SL = 1 + 0.015 * (Lb - 50) ** 2 / math.sqrt(20 + (Lb - 50) ** 2)
+    return abs(L2 - L1) / SL
+
+
+def test_consistency_known_spread():
+    lbl = _label_map()
+    g1, g2 = 60, 180
+    # class 7: region A gray g1 on page 1, region E gray g2; everything else constant.
+    page = _paint(
+        lbl,
+        _own_colors(),
+        [((slice(2, 12), slice(2, 12)), (g1,) * 3), ((slice(20, 30), slice(40, 50)), (g2,) * 3)],
+    )
+    L1 = M.rgb_to_lab(np.array([g1] * 3, np.uint8))[0]
+    L2 = M.rgb_to_lab(np.array([g2] * 3, np.uint8))[0]
+    Lm = (L1 + L2) / 2
+    expected = (_delta_l_only(L1, Lm) + _delta_l_only(L2, Lm)) / 2
+    # only class 7 has >= 2 regions, so the result is its spread
+    got = M.consistency_spread([page], [lbl], PART_IDS)
+    assert got == pytest.approx(expected, abs=1e-4)
+    # two pages: class 7 spread unchanged (4 regions: g1,g2,g1,g2), classes 8-10 now have 2 identical regions -> 0
+    got2 = M.consistency_spread([page, page], [lbl, lbl], PART_IDS)
+    assert got2 == pytest.approx(expected / 4, abs=1e-4)
+    # a single region per class -> nan
+    one = np.ones_like(lbl)
+    one[2:12, 2:12] = 7
+    assert math.isnan(M.consistency_spread([page], [one], PART_IDS))
+
+
+# ------------------------------------------------------------------- aggregation
+
+
+def _meta():
+    return {
+        "classes": ["ink", "paper", "balloon", "sky", "sea", "ground", "interior"] + [f"c{i}" for i in range(4)],
+        "character_parts": PART_IDS,
+        "palette": PALETTE,
+    }
+
+
+def test_evaluate_paired_perfect_prediction():
+    lbl = _label_map()
+    truths = [_paint(lbl, _own_colors()) for _ in range(2)]
+    bws = [np.asarray(M.rgb_to_luma(t).round(), np.uint8) for t in truths]
+    res = M.evaluate_paired([t.copy() for t in truths], truths, bws, [lbl, lbl], _meta())
+    assert set(res) == {"psnr", "ssim", "ciede2000", "char_color_acc", "consistency", "line_ssim", "colorfulness"}
+    assert res["psnr"] == 100.0
+    assert res["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert res["ciede2000"] == 0.0
+    assert res["char_color_acc"] == 1.0
+    assert res["consistency"] == pytest.approx(0.0, abs=1e-9)
+    assert res["line_ssim"] > 0.99
+    assert res["colorfulness"] == pytest.approx(M.colorfulness(truths[0]))
+    # a gray copy is worse on color metrics but perfect on line fidelity
+    gray = [np.repeat(b[..., None], 3, axis=-1) for b in bws]
+    res_g = M.evaluate_paired(gray, truths, bws, np.stack([lbl, lbl]), _meta())
+    assert res_g["psnr"] < 30 and res_g["ciede2000"] > 5
+    assert res_g["char_color_acc"] < 1.0
+    assert res_g["line_ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert res_g["colorfulness"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_evaluate_unpaired_and_table():
+    lbl = _label_map()
+    refs = [_paint(lbl, _own_colors())]
+    bws = [np.asarray(M.rgb_to_luma(refs[0]).round(), np.uint8)]
+    u = M.evaluate_unpaired(refs, refs)
+    assert set(u) == {"colorfulness", "ab_hist_dist"} and u["ab_hist_dist"] == pytest.approx(0.0, abs=1e-12)
+    u2 = M.evaluate_unpaired([np.repeat(bws[0][..., None], 3, -1)], refs, bw_inputs=bws)
+    assert set(u2) == {"colorfulness", "ab_hist_dist", "line_ssim"} and u2["ab_hist_dist"] > 0.2
+    table = M.format_table({"model": {"psnr": 25.123, "ciede2000": 5.5, **u}, "gray copy": {"psnr": 12.0, **u2}})
+    lines = table.splitlines()
+    assert "psnr ↑" in lines[0] and "ciede2000 ↓" in lines[0] and "ab_hist_dist ↓" in lines[0]
+    assert lines[2].startswith("model") and lines[3].startswith("gray copy")
+    assert len({len(x) for x in lines[:4]}) == 1  # aligned
+    assert "25.12" in lines[2] and "-" in lines[2].split()[-1]  # model has no line_ssim -> "-"
+
+
+def test_float_inputs_and_errors():
+    x = np.random.default_rng(5).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert M.psnr(x / 255.0, x) == 100.0
+    with pytest.raises(ValueError):
+        M.psnr(x.astype(np.float32), x)  # 0..255 floats are ambiguous -> refuse
+    with pytest.raises(ValueError):
+        M.evaluate_paired([x], [x, x], [x[..., 0]], [x[..., 0]], _meta())
+
+
+def test_evaluate_paired_speed():
+    """24 pages of 256x320 should take about a second (generous bound for shared CPUs)."""
+    rng = np.random.default_rng(6)
+    n, h, w = 24, 256, 320
+    preds = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    truths = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    bws = rng.integers(0, 256, (n, h, w), dtype=np.uint8)
+    labels = np.ones((n, h, w), np.uint8)
+    for i in range(n):
+        for k, cid in enumerate(range(7, 19)):
+            y, x = 10 + (k // 4) * 80, 10 + (k % 4) * 75
+            labels[i, y : y + 50, x : x + 50] = cid
+    palette = {str(c): [20 * (c - 6), 255 - 15 * (c - 6), 9 * c] for c in range(7, 19)}
+    meta = {"character_parts": list(range(7, 19)), "palette": palette}
+    t = time.perf_counter()
+    res = M.evaluate_paired(preds, truths, bws, labels, meta)
+    elapsed = time.perf_counter() - t
+    assert all(np.isfinite(v) for v in res.values())
+    assert elapsed < 12.0, f"evaluate_paired too slow: {elapsed:.2f}s"
