@@ -3,7 +3,8 @@
     python -m manga_cyclegan.evaluate ckpt=PATH [data=synthetic|folder] [json=scores.json]
 
 Baselines, scored by the same code: "gray copy" (the input as is) and "tone lookup" (the best colorization
-from gray level alone, learned from the training color pages).
+from gray level alone, learned from the training color pages, its screentone calibrated on the unpaired training
+B/W pages).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from manga_cyclegan.metrics import format_table
 
 def test_pages(datamodule) -> list[dict]:
     """The datamodule's validation pages as uint8 arrays: "bw", and "truth"/"labels" for a paired set."""
-    pages = []
-    for item in datamodule.val_dataloader().dataset:
+    pages, dataset = [], datamodule.val_dataloader().dataset
+    for index in range(len(dataset)):
+        item = dataset[index]
         page = {"bw": to_uint8(item["A"]), "name": item.get("name")}
         if "B_truth" in item:
             page["truth"] = to_uint8(item["B_truth"])
@@ -37,10 +39,11 @@ def test_pages(datamodule) -> list[dict]:
     return pages
 
 
-def training_color_pages(root: Path, limit: int) -> list[np.ndarray]:
-    refs = list_pages(root / "trainB")
-    step = max(1, len(refs) // limit)  # spread over the set, not its first chapter
-    return [read_page(ref, "RGB") for ref in refs[::step][:limit]]
+def training_pages(folder: Path, mode: str, limit: int) -> list[np.ndarray]:
+    """Up to `limit` pages of a training folder, spread over the set rather than its first chapter."""
+    refs = list_pages(folder)
+    step = max(1, len(refs) // limit)
+    return [read_page(ref, mode) for ref in refs[::step][:limit]]
 
 
 def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
@@ -48,12 +51,14 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     datamodule.prepare_data()
     datamodule.setup("validate")
     pages = test_pages(datamodule)
-    color_pages = training_color_pages(Path(cfg.data.root), cfg.baseline_fit_pages)
+    root = Path(cfg.data.root)
+    color_pages = training_pages(root / "trainB", "RGB", cfg.baseline_fit_pages)
     meta = getattr(datamodule, "meta", None)
 
     generator = load_colorizer(cfg.ckpt)
     outputs = colorize_pages(generator, (p["bw"] for p in pages), resolve_device(cfg.device), cfg.precision)
-    lookup = ToneLookup().fit(color_pages)
+    # Unpaired B/W pages calibrate screentone density against luma; no test page is seen.
+    lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(root / "trainA", "L", cfg.baseline_fit_pages))
     methods = {
         "model": list(outputs),
         "gray copy": [gray_copy(p["bw"]) for p in pages],

@@ -28,6 +28,6 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 def from_uint8(array: np.ndarray) -> torch.Tensor:
     """uint8 HxW or HxWx3 -> [C, H, W] float in [-1, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).float()
+    tensor = torch.from_numpy(np.array(array, dtype=np.float32))  # a copy: decoded pages may be read-only
     tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
-    return tensor / 127.5 - 1
+    return (tensor / 127.5 - 1).contiguous()

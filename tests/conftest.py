@@ -45,10 +45,12 @@ def tiny_overrides(synthetic_root) -> list[str]:
 
 
 def run_script(script: str, args: list[str], cwd: Path | None = None, check: bool = True, timeout: int = 300):
-    """Run one of the repo's entry points in a fresh interpreter, as a user would."""
+    """Run an entry point in a fresh interpreter, as a user would: a script of the repo ("train.py") or a
+    module ("manga_cyclegan.evaluate", run with -m)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MANGA_CYCLEGAN_ROOT": str(cwd or REPO)}
+    target = [str(REPO / script)] if script.endswith(".py") else ["-m", script]
     proc = subprocess.run(
-        [sys.executable, str(REPO / script), *args],
+        [sys.executable, *target, *args],
         cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )
     if check and proc.returncode != 0:

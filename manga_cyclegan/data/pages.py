@@ -1,0 +1,536 @@
+"""Page discovery and robust decoding of manga pages (plain files and .cbz/.zip archives).
+
+Contracts
+---------
+* :func:`list_pages` walks a folder recursively and returns :class:`PageRef` objects in
+  *natural* order (``page2`` before ``page10``), with pages inside ``.cbz``/``.zip`` archives
+  listed in place (nothing is extracted to disk). Hidden entries and ``__MACOSX`` are skipped.
+* :func:`read_page` returns a ``uint8`` array, ``HxW`` for mode ``"L"`` and ``HxWx3`` for
+  ``"RGB"``, whatever the file holds (EXIF rotation, CMYK, palette, alpha, 16-bit, animations).
+  Transparency is composited on WHITE because a manga page's background is paper.
+  Every failure is a :class:`PageReadError` that names the file (and archive member) and
+  says how to fix it.
+* :func:`probe_page` / :func:`probe_pages` check a page cheaply (header only, no pixel decode).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "ARCHIVE_EXTENSIONS",
+    "LABEL_EXTENSIONS",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "PageReadError",
+    "PageRef",
+    "as_page_ref",
+    "is_image_name",
+    "list_pages",
+    "natural_key",
+    "probe_page",
+    "probe_pages",
+    "read_label_map",
+    "read_page",
+]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+ARCHIVE_EXTENSIONS = frozenset({".cbz", ".zip"})
+# Comic containers people will have but that we cannot read: warn instead of ignoring them.
+_UNSUPPORTED_CONTAINERS = frozenset({".cbr", ".rar", ".cb7", ".7z", ".cbt", ".pdf", ".epub"})
+#: Pages above this many pixels are refused before decoding (decompression-bomb guard).
+#: 64 MP is ~8000x8000, far above any real scan of a manga page.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+_DIGITS = re.compile(r"(\d+)", re.ASCII)
+_DEFAULT_HINT = "Re-export the page as PNG/JPEG or remove it"
+
+
+# --------------------------------------------------------------------------- references
+@dataclass(frozen=True)
+class PageRef:
+    """One page: a plain image file (``member is None``) or a member of a .cbz/.zip archive."""
+
+    path: Path
+    member: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept str paths but keep the stored value a Path so refs hash/compare consistently.
+        if not isinstance(self.path, Path):
+            object.__setattr__(self, "path", Path(self.path))
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.member}" if self.member is not None else str(self.path)
+
+    @property
+    def stem(self) -> str:
+        """File stem of the page itself (the member's stem for archive pages)."""
+        if self.member is not None:
+            return PurePosixPath(self.member.replace("\\", "/")).stem
+        return self.path.stem
+
+    @property
+    def suffix(self) -> str:
+        name = self.member.replace("\\", "/") if self.member is not None else self.path.name
+        return PurePosixPath(name).suffix.lower()
+
+    def to_json(self) -> dict:
+        """Plain dict (``path``, ``member``) — unambiguous even when paths contain ``:``."""
+        return {"path": str(self.path), "member": self.member}
+
+    @classmethod
+    def from_json(cls, d: dict) -> PageRef:
+        return cls(Path(d["path"]), d.get("member"))
+
+
+def as_page_ref(ref: PageRef | str | os.PathLike) -> PageRef:
+    """Coerce a path-like to a :class:`PageRef` (plain file)."""
+    return ref if isinstance(ref, PageRef) else PageRef(Path(ref))
+
+
+class PageReadError(Exception):
+    """A page could not be read. ``ref`` is the page, ``reason`` a short human explanation."""
+
+    def __init__(self, ref: PageRef | str | os.PathLike, reason: str, hint: str | None = None):
+        self.ref = as_page_ref(ref)
+        self.reason = reason
+        self.hint = hint
+        if hint is None:
+            hint = _DEFAULT_HINT + (" from the archive" if self.ref.member is not None else "")
+        super().__init__(f"Cannot read page '{self.ref}': {reason.rstrip('. ')}. {hint}.")
+
+    def __reduce__(self):
+        # Keep the error picklable so it survives DataLoader worker processes intact.
+        return (type(self), (self.ref, self.reason, self.hint))
+
+
+# --------------------------------------------------------------------------- discovery
+def natural_key(s: str) -> tuple:
+    """Sort key for natural order: digit runs compare as numbers, text case-insensitively.
+
+    ``re.split`` with a capture group alternates text/digits starting with text, so the
+    list positions always hold the same types and lists compare without TypeErrors. The raw
+    string is the final tie-breaker so the order is total (``p01`` vs ``p1``).
+    """
+    parts = _DIGITS.split(s)
+    key = [int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)]
+    return (key, s)
+
+
+def _path_key(parts: Iterable[str]) -> tuple:
+    return tuple(natural_key(p) for p in parts)
+
+
+def _skip_name(name: str) -> bool:
+    # Hidden files (".DS_Store", "._page1.png" AppleDouble files) and macOS resource forks.
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def is_image_name(name: str) -> bool:
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _is_archive(path: Path) -> bool:
+    return path.suffix.lower() in ARCHIVE_EXTENSIONS
+
+
+def _archive_members(path: Path) -> list[str]:
+    """Image members of an archive in natural order (reads only the central directory)."""
+    members = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+            if not parts or any(_skip_name(p) for p in parts):
+                continue
+            if is_image_name(parts[-1]):
+                members.append(info.filename)
+    members.sort(key=lambda m: _path_key(PurePosixPath(m.replace("\\", "/")).parts))
+    return members
+
+
+def list_pages(folder: str | os.PathLike, *, strict: bool = False) -> list[PageRef]:
+    """All pages under ``folder`` (recursive), in natural order.
+
+    ``folder`` may also be a single image or a single .cbz/.zip. Raises ``FileNotFoundError``
+    naming the folder when it does not exist, ``ValueError`` for a file that is neither an
+    image nor an archive. A corrupt archive is skipped with a warning (``strict=False``) or
+    raises :class:`PageReadError` (``strict=True``).
+    """
+    root = Path(folder).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"Page folder not found: '{root}'")
+    if root.is_file():
+        if _is_archive(root):
+            return [PageRef(root, m) for m in _archive_members_checked(root, strict)]
+        if is_image_name(root.name):
+            return [PageRef(root)]
+        raise ValueError(
+            f"'{root}' is neither a folder, an image ({', '.join(sorted(IMAGE_EXTENSIONS))}) "
+            f"nor a .cbz/.zip archive"
+        )
+
+    keyed: list[tuple[tuple, PageRef]] = []
+    seen_dirs: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        # Symlinked folders are followed (data is often linked in); guard against cycles.
+        real = os.path.realpath(dirpath)
+        if real in seen_dirs:
+            dirnames[:] = []
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = [d for d in dirnames if not _skip_name(d)]
+        rel_dir = Path(dirpath).relative_to(root).parts
+        for name in filenames:
+            if _skip_name(name):
+                continue
+            path = Path(dirpath) / name
+            key = _path_key((*rel_dir, name))
+            if is_image_name(name):
+                keyed.append((key, PageRef(path)))
+            elif path.suffix.lower() in _UNSUPPORTED_CONTAINERS:
+                warnings.warn(f"Skipping '{path}': {path.suffix} files are not supported; convert it to "
+                              f".cbz (a zip of images) or extract the pages", stacklevel=2)
+            elif _is_archive(path):
+                for m in _archive_members_checked(path, strict):
+                    mkey = _path_key(PurePosixPath(m.replace("\\", "/")).parts)
+                    keyed.append((key + mkey, PageRef(path, m)))
+    keyed.sort(key=lambda kv: kv[0])
+    return [ref for _, ref in keyed]
+
+
+def _archive_members_checked(path: Path, strict: bool) -> list[str]:
+    try:
+        return _archive_members(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        err = PageReadError(PageRef(path), f"not a readable zip archive ({e})",
+                            hint="Re-create the archive or remove it")
+        if strict:
+            raise err from e
+        warnings.warn(f"Skipping archive: {err}", stacklevel=3)
+        return []
+
+
+# --------------------------------------------------------------------------- decoding
+@contextmanager
+def _open_source(ref: PageRef, whole: bool, zf: zipfile.ZipFile | None = None) -> Iterator[IO[bytes]]:
+    """Binary stream of the page's encoded bytes. ``whole`` reads archive members into memory
+    (seeking inside a deflate stream is slow; decoders seek); header probes stream instead."""
+    if ref.member is None:
+        try:
+            size = ref.path.stat().st_size
+        except FileNotFoundError:
+            raise PageReadError(ref, "the file does not exist (moved or deleted?)",
+                                hint="Re-list the pages") from None
+        if size == 0:
+            raise PageReadError(ref, "the file is empty (0 bytes)")
+        with open(ref.path, "rb") as fh:
+            yield fh
+        return
+    own = zf is None
+    try:
+        if own:
+            if not ref.path.exists():
+                raise PageReadError(ref, "the archive does not exist (moved or deleted?)",
+                                    hint="Re-list the pages")
+            zf = zipfile.ZipFile(ref.path)
+        try:
+            info = zf.getinfo(ref.member)
+        except KeyError:
+            raise PageReadError(ref, "no such member in the archive",
+                                hint="Re-list the pages") from None
+        if info.file_size == 0:
+            raise PageReadError(ref, "the archive member is empty (0 bytes)")
+        if whole:
+            yield io.BytesIO(zf.read(info))
+        else:
+            with zf.open(info) as fh:
+                yield fh
+    except zipfile.BadZipFile as e:
+        raise PageReadError(ref, f"corrupt archive ({e})", hint="Re-create the archive") from e
+    finally:
+        if own and zf is not None:
+            zf.close()
+
+
+def _open_checked(ref: PageRef, fh: IO[bytes], max_pixels: int | None) -> Image.Image:
+    """Open the header only and refuse oversize images BEFORE any pixel is decoded."""
+    try:
+        with warnings.catch_warnings():
+            # PIL's own (global, 89 MP) bomb check would warn/raise first; ours is the policy.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(fh)
+    except Image.DecompressionBombError as e:
+        raise PageReadError(ref, f"image is too large to decode safely ({e})",
+                            hint="Downscale the page, or remove it") from e
+    except UnidentifiedImageError as e:
+        raise PageReadError(ref, "not a recognizable image (corrupt, or not an image at all)") from e
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise PageReadError(ref, f"image has an invalid size {w}x{h}")
+    if max_pixels is not None and w * h > max_pixels:
+        raise PageReadError(
+            ref,
+            f"image is {w}x{h} = {w * h / 1e6:.1f} megapixels, above max_pixels={max_pixels} "
+            f"(refused before decoding as a possible decompression bomb)",
+            hint="Downscale the page, or raise max_pixels if it is genuine",
+        )
+    return im
+
+
+def probe_page(ref: PageRef | str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               *, _zf: zipfile.ZipFile | None = None) -> tuple[int, int]:
+    """Cheap validity check: parse the header (no pixel decode), enforce ``max_pixels``.
+
+    Returns ``(width, height)`` as stored (before EXIF rotation). Raises :class:`PageReadError`.
+    Truncated pixel data is NOT detected here; training skips such pages when they fail.
+    """
+    ref = as_page_ref(ref)
+    try:
+        with _open_source(ref, whole=False, zf=_zf) as fh:
+            im = _open_checked(ref, fh, max_pixels)
+            return im.size
+    except PageReadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure must name the page
+        raise PageReadError(ref, f"{type(e).__name__}: {e}") from e
+
+
+def probe_pages(refs: Iterable[PageRef], max_pixels: int | None = DEFAULT_MAX_PIXELS
+                ) -> tuple[list[PageRef], list[tuple[PageRef, str]]]:
+    """Probe many pages, reusing one open handle per archive. Returns ``(ok, [(bad, reason)])``."""
+    ok: list[PageRef] = []
+    bad: list[tuple[PageRef, str]] = []
+    archives: dict[Path, zipfile.ZipFile | None] = {}
+    try:
+        for ref in refs:
+            zf = None
+            if ref.member is not None:
+                if ref.path not in archives:
+                    try:
+                        archives[ref.path] = zipfile.ZipFile(ref.path)
+                    except Exception:  # noqa: BLE001 - probe_page reports it per page
+                        archives[ref.path] = None
+                zf = archives[ref.path]
+            try:
+                probe_page(ref, max_pixels, _zf=zf)
+                ok.append(ref)
+            except PageReadError as e:
+                bad.append((ref, e.reason))
+    finally:
+        for zf in archives.values():
+            if zf is not None:
+                zf.close()
+    return ok, bad
+
+
+def read_page(
+    ref: PageRef | str | os.PathLike,
+    mode: Literal["L", "RGB"] = "RGB",
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_side: int | None = None,
+) -> np.ndarray:
+    """Decode a page to ``uint8``: ``HxW`` for ``mode="L"``, ``HxWx3`` for ``mode="RGB"``.
+
+    Applies EXIF orientation, converts CMYK (through its ICC profile when present), composites
+    any transparency on white, scales 16-bit data to 8-bit, and takes the first frame of
+    animations. RGB->L uses PIL's Rec.601 luma. ``max_side`` optionally shrinks the result
+    (INTER_AREA) so its long side is at most that; JPEGs are then decoded at reduced DCT scale
+    for speed. Pages above ``max_pixels`` are refused before decoding. Raises
+    :class:`PageReadError` on any failure.
+    """
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
+    ref = as_page_ref(ref)
+    try:
+        with _open_source(ref, whole=True) as fh:
+            im = _open_checked(ref, fh, max_pixels)
+            with im:
+                arr = _decode(im, mode, max_side)
+    except PageReadError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise PageReadError(ref, f"image is too large to decode safely ({e})",
+                            hint="Downscale the page, or remove it") from e
+    except OSError as e:
+        # PIL reports truncated/corrupt pixel data as OSError ("image file is truncated").
+        raise PageReadError(ref, f"corrupt or truncated image data ({e})") from e
+    except Exception as e:  # noqa: BLE001 - every failure must name the page
+        raise PageReadError(ref, f"{type(e).__name__}: {e}") from e
+    return arr
+
+
+def _decode(im: Image.Image, mode: str, max_side: int | None) -> np.ndarray:
+    try:
+        im.seek(0)  # animated GIF/PNG/WebP, multi-page TIFF: first frame
+    except (EOFError, AttributeError):
+        pass
+    if max_side is not None and im.format == "JPEG" and im.mode in ("L", "RGB"):
+        w, h = im.size
+        s = max_side / max(w, h)
+        if s < 1:
+            # DCT-domain downscale: the result is >= the requested size, refined below by AREA.
+            im.draft(im.mode, (max(1, int(np.ceil(w * s))), max(1, int(np.ceil(h * s)))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im.load()
+    try:
+        # A page with a broken EXIF block is still a good page: keep it unrotated.
+        im = ImageOps.exif_transpose(im) or im
+    except Exception:  # noqa: BLE001
+        pass
+
+    arr = _to_l_or_rgb(im)
+    if mode == "RGB" and arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif mode == "L" and arr.ndim == 3:
+        # PIL's fixed-point Rec.601 luma, so "L" matches what every PIL-based tool produces.
+        arr = np.asarray(Image.fromarray(arr, "RGB").convert("L"))
+    if max_side is not None and max(arr.shape[:2]) > max_side:
+        h, w = arr.shape[:2]
+        s = max_side / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _composite_on_white(arr: np.ndarray) -> np.ndarray:
+    """``(..., C+1)`` uint8 with straight alpha last -> ``(..., C)`` on a white background."""
+    color = arr[..., :-1].astype(np.float32)
+    alpha = arr[..., -1:].astype(np.float32) / 255.0
+    out = color * alpha + 255.0 * (1.0 - alpha)
+    out = np.rint(out).astype(np.uint8)
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def _scale_16bit(arr: np.ndarray) -> np.ndarray:
+    # v * 255 / 65535 == v / 257 exactly maps 0->0 and 65535->255; round half up.
+    a = arr.astype(np.int64)
+    return ((np.clip(a, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _to_l_or_rgb(im: Image.Image) -> np.ndarray:
+    """Normalize any PIL mode to a uint8 ``L`` (HxW) or ``RGB`` (HxWx3) array."""
+    m = im.mode
+    if m == "1":
+        return np.asarray(im.convert("L"))
+    if m in ("La", "RGBa"):  # premultiplied alpha -> straight alpha
+        im = im.convert("LA" if m == "La" else "RGBA")
+        m = im.mode
+    if m in ("P", "PA"):
+        if m == "PA" or "transparency" in im.info:
+            im = im.convert("RGBA")
+        else:
+            im = im.convert("RGB")
+        m = im.mode
+    if m in ("L", "RGB") and "transparency" in im.info:
+        # tRNS colour key on a grey/RGB PNG: that colour is see-through -> paper white.
+        im = im.convert("LA" if m == "L" else "RGBA")
+        m = im.mode
+    if m in ("LA", "RGBA"):
+        return _composite_on_white(np.asarray(im))
+    if m in ("L", "RGB"):
+        return np.asarray(im)
+    if m.startswith("I;16"):
+        return _scale_16bit(np.asarray(im))
+    if m == "I":
+        a = np.asarray(im)
+        hi = int(a.max()) if a.size else 0
+        if hi <= 255:  # 8-bit data stored in a 32-bit container
+            return np.clip(a, 0, 255).astype(np.uint8)
+        if hi <= 65535:  # 16-bit data (e.g. 16-bit PNG/TIFF opened as "I")
+            return _scale_16bit(a)
+        return np.rint(np.clip(a, 0, None) * (255.0 / hi)).astype(np.uint8)
+    if m == "F":
+        a = np.nan_to_num(np.asarray(im, dtype=np.float32))
+        hi = float(a.max()) if a.size else 0.0
+        scale = 255.0 if hi <= 1.0 else (1.0 if hi <= 255.0 else 255.0 / 65535.0)
+        return np.rint(np.clip(a * scale, 0, 255)).astype(np.uint8)
+    if m == "CMYK":
+        return np.asarray(_cmyk_to_rgb(im))
+    # YCbCr, LAB, HSV, exotic modes: let PIL do it.
+    return np.asarray(im.convert("RGB"))
+
+
+def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
+    """CMYK -> RGB through the embedded ICC profile when available (print scans often carry
+    one and the naive formula is far off there); PIL's naive conversion otherwise."""
+    icc = im.info.get("icc_profile")
+    if icc:
+        try:
+            from PIL import ImageCms
+
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            dst = ImageCms.createProfile("sRGB")
+            out = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+            if out is not None:
+                return out
+        except Exception:  # noqa: BLE001 - broken profile: fall back to the naive formula
+            pass
+    return im.convert("RGB")
+
+
+
+LABEL_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".npy"})
+
+
+def read_label_map(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read a per-pixel class map as ``int64`` ``HxW`` with the RAW stored values.
+
+    Unlike :func:`read_page` nothing is colour-converted: palette ("P") images give their
+    indices, "L"/"I;16"/"I" give their values, ``.npy`` files are loaded as is. An RGB(A) file
+    is accepted only when its colour channels are equal (a grey map saved as RGB). Lossy
+    formats (JPEG/WebP) are not accepted because compression changes class ids.
+    Raises :class:`PageReadError`.
+    """
+    ref = PageRef(Path(path))
+    suffix = ref.path.suffix.lower()
+    if suffix not in LABEL_EXTENSIONS:
+        raise PageReadError(ref, f"unsupported label map format '{suffix}'",
+                            hint="Save label maps as lossless PNG (mode L/P/I;16) or .npy")
+    try:
+        if suffix == ".npy":
+            arr = np.load(ref.path, allow_pickle=False)
+        else:
+            with _open_source(ref, whole=True) as fh:
+                im = _open_checked(ref, fh, max_pixels)
+                with im:
+                    im.load()
+                    try:
+                        im = ImageOps.exif_transpose(im) or im
+                    except Exception:  # noqa: BLE001
+                        pass
+                    arr = np.asarray(im)
+        if arr.ndim == 3:
+            chans = arr[..., :3] if arr.shape[2] >= 3 else arr[..., :1]
+            if not all(np.array_equal(chans[..., 0], chans[..., c]) for c in range(1, chans.shape[2])):
+                raise PageReadError(ref, f"label map has {arr.shape[2]} different channels",
+                                    hint="Save label maps single-channel (mode L/P/I;16) or .npy")
+            arr = chans[..., 0]
+        if arr.ndim != 2:
+            raise PageReadError(ref, f"label map must be 2-D, got shape {arr.shape}",
+                                hint="Save label maps as HxW arrays")
+        if not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.bool_):
+            raise PageReadError(ref, f"label map has non-integer dtype {arr.dtype}",
+                                hint="Save label maps with integer class ids")
+        return arr.astype(np.int64)
+    except PageReadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure must name the file
+        raise PageReadError(ref, f"{type(e).__name__}: {e}",
+                            hint="Re-export the label map as PNG or .npy") from e
