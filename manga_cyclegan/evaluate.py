@@ -2,7 +2,8 @@
 
     python -m manga_cyclegan.evaluate ckpt=PATH [data=synthetic|folder] [json=scores.json]
 
-Baselines, scored by the same code: "gray copy" (the input as is) and "tone lookup" (the best colorization
+"model" is what predict gives by default (the model's chroma on the page's own lines), "model raw" the generator's
+RGB output resized to the page. Baselines, scored by the same code: "gray copy" (the input as is) and "tone lookup" (the best colorization
 from gray level alone, learned from the training color pages, its screentone calibrated on the unpaired training
 B/W pages).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import hydra
 import numpy as np
 from omegaconf import DictConfig
@@ -21,7 +23,7 @@ from manga_cyclegan.baselines import ToneLookup, gray_copy
 from manga_cyclegan.data.pages import list_pages, read_page
 from manga_cyclegan.evaluation import score_pages
 from manga_cyclegan.images import to_uint8
-from manga_cyclegan.inference import colorize_pages, load_colorizer, resolve_device
+from manga_cyclegan.inference import colorize_pages, load_colorizer, resolve_device, transfer_chroma
 from manga_cyclegan.metrics import format_table
 
 
@@ -55,12 +57,16 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     color_pages = training_pages(root / "trainB", "RGB", cfg.baseline_fit_pages)
     meta = getattr(datamodule, "meta", None)
 
-    generator = load_colorizer(cfg.ckpt)
-    outputs = colorize_pages(generator, (p["bw"] for p in pages), resolve_device(cfg.device), cfg.precision)
+    colorizer = load_colorizer(cfg.ckpt)
+    device = resolve_device(cfg.device)
+    bw = [p["bw"] for p in pages]
+    raw = list(colorize_pages(colorizer, bw, "raw", device, cfg.precision))
     # Unpaired B/W pages calibrate screentone density against luma; no test page is seen.
     lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(root / "trainA", "L", cfg.baseline_fit_pages))
     methods = {
-        "model": list(outputs),
+        "model": [transfer_chroma(p, c) for p, c in zip(bw, raw)],  # what predict's default "lines" mode gives
+        # The generator's own RGB, brought to page size to be compared with the truth.
+        "model raw": [cv2.resize(c, p.shape[::-1], interpolation=cv2.INTER_CUBIC) for c, p in zip(raw, bw)],
         "gray copy": [gray_copy(p["bw"]) for p in pages],
         "tone lookup": [lookup.apply(p["bw"]) for p in pages],
     }

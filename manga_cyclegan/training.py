@@ -51,7 +51,7 @@ def report(trainer: pl.Trainer, output_dir: Path) -> None:
     if last:
         lines.append(f"Checkpoint:     {last}")
         lines.append(f"Resume with:    python train.py ckpt_path={last}")
-        lines.append(f"Colorize with:  python predict.py ckpt={last} input=PAGES")
+        lines.append(f"Evaluate with:  python -m manga_cyclegan.evaluate ckpt={last}")
     if trainer.logger is not None and trainer.logger.log_dir:
         lines.append(f"TensorBoard:    tensorboard --logdir {trainer.logger.log_dir}")
     print("\n".join(lines), flush=True)

@@ -73,7 +73,7 @@ def test_onepiece_experiment_is_full_size_gpu_bf16(tmp_path):
 
 def test_slurm_launcher_follows_the_trainer_layout(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    cfg = compose_train(["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"], tmp_path)
+    compose_train(["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"], tmp_path)
     launcher = HydraConfig.get().launcher
     assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 4, 4)
 

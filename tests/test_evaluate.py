@@ -20,16 +20,18 @@ def test_evaluate_prints_model_beside_baselines_and_writes_json(tmp_path, tiny_c
     data = [o for o in tiny_overrides if o.startswith("data.")]
     out = tmp_path / "scores.json"
     proc = run_script("manga_cyclegan.evaluate", [f"ckpt={tiny_checkpoint}", *data, f"json={out}", f"hydra.run.dir={tmp_path}"])
-    for row in ("model", "gray copy", "tone lookup"):
+    for row in ("model", "model raw", "gray copy", "tone lookup"):
         assert row in proc.stdout
     scores = json.loads(out.read_text())["scores"]
-    assert set(scores) == {"model", "gray copy", "tone lookup"}
+    assert set(scores) == {"model", "model raw", "gray copy", "tone lookup"}
     for method in scores.values():
         assert {"psnr", "ciede2000", "char_color_acc", "consistency", "line_ssim", "ab_hist_dist"} <= set(method)
     # The gray copy is its own input: perfect line fidelity and no color at all.
     assert scores["gray copy"]["line_ssim"] == pytest.approx(1.0)
     assert scores["gray copy"]["colorfulness"] == pytest.approx(0.0)
     assert scores["tone lookup"]["colorfulness"] > 0
+    # The default output keeps the page's own lines: its gray is the input page, up to rounding.
+    assert scores["model"]["line_ssim"] > 0.97
 
 
 def test_evaluate_refuses_a_missing_checkpoint(tmp_path, tiny_overrides):

@@ -1,0 +1,49 @@
+"""The CycleGAN module's losses, wired as its docstring states."""
+
+from __future__ import annotations
+
+import torch
+
+from manga_cyclegan.images import to_gray, to_rgb
+from manga_cyclegan.module import CycleGAN
+
+
+def tiny(**kwargs) -> CycleGAN:
+    return CycleGAN(ngf=4, ndf=4, n_blocks=1, n_layers_d=2, **kwargs)
+
+
+def record_inputs(net: torch.nn.Module) -> list[torch.Tensor]:
+    seen = []
+    net.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    return seen
+
+
+def test_identity_feeds_each_generator_the_other_domain_in_its_channel_format():
+    model = tiny(lambda_identity=0.5, lambda_cycle=10.0)
+    real_A, real_B = torch.rand(2, 1, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    to_ab, to_ba = record_inputs(model.G_AB), record_inputs(model.G_BA)
+    losses, images = model.generator_losses(real_A, real_B)
+
+    assert any(x.shape[1] == 1 and torch.allclose(x, to_gray(real_B)) for x in to_ab)  # G_AB(gray(real_B))
+    assert any(x.shape[1] == 3 and torch.equal(x, to_rgb(real_A)) for x in to_ba)  # G_BA(rgb(real_A))
+    # idt_B = lambda_cycle * lambda_identity * ||G_AB(gray(real_B)) - real_B||_1
+    expected = 5.0 * (model.G_AB(to_gray(real_B)) - real_B).abs().mean()
+    torch.testing.assert_close(losses["idt_B"], expected)
+    torch.testing.assert_close(losses["cycle_A"], 10.0 * (images["rec_A"] - real_A).abs().mean())
+
+
+def test_no_identity_terms_when_its_weight_is_zero():
+    losses, _ = tiny(lambda_identity=0.0).generator_losses(torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16))
+    assert set(losses) == {"G_AB", "G_BA", "cycle_A", "cycle_B"}
+
+
+def test_gray_of_a_gray_page_is_itself():
+    page = torch.rand(1, 1, 4, 4)
+    torch.testing.assert_close(to_gray(to_rgb(page)), page)
+
+
+def test_discriminators_see_pooled_fakes_and_real_pages():
+    model = tiny(pool_size=2)
+    _, images = model.generator_losses(torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16))
+    losses = model.discriminator_losses(images)
+    assert set(losses) == {"D_A", "D_B"} and len(model.pool_A) == 1 and len(model.pool_B) == 1
