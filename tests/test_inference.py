@@ -1,0 +1,86 @@
+"""Colorizing pages: sizes, the lines mode's exact lightness, and safe checkpoint loading."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from manga_cyclegan.inference import Colorizer, colorize_pages, load_colorizer, to_working_size, transfer_chroma
+from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.nets import ResnetGenerator
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def test_lines_mode_keeps_the_page_luma_and_takes_the_model_chroma():
+    rng = np.random.default_rng(0)
+    page = rng.integers(0, 256, (45, 31), dtype=np.uint8)
+    color = np.zeros((12, 8, 3), np.uint8)
+    color[..., 0] = 200  # a reddish model output at a quarter of the size
+    color[..., 1:] = 60
+    out = transfer_chroma(page, color)
+    assert out.shape == (45, 31, 3)
+    assert np.abs(luma(out) - page).max() <= 1.0  # everywhere, also where full chroma would leave the RGB cube
+    mid = (page > 60) & (page < 200)
+    assert (out[..., 0].astype(int) - out[..., 2])[mid].mean() > 40  # the red chroma arrived
+    assert np.all(out[page == 255] == 255)  # white paper stays white
+
+
+@pytest.mark.parametrize("short_side", [None, 16])
+def test_pages_of_odd_sizes_come_back_at_their_size(short_side):
+    colorizer = Colorizer(ResnetGenerator(1, 3, ngf=4, n_blocks=1), short_side)
+    pages = [np.full((37, 50), 128, np.uint8), np.zeros((21, 19), np.uint8)]
+    lines = list(colorize_pages(colorizer, pages, "lines"))
+    assert [p.shape for p in lines] == [(37, 50, 3), (21, 19, 3)]
+    raw = list(colorize_pages(colorizer, pages, "raw"))
+    expected = [(37, 50, 3), (21, 19, 3)] if short_side is None else [(16, 22, 3), (18, 16, 3)]
+    assert [p.shape for p in raw] == expected
+
+
+def test_working_size_shrinks_only():
+    assert to_working_size(np.zeros((300, 200), np.uint8), 100).shape == (150, 100)
+    assert to_working_size(np.zeros((30, 20), np.uint8), 100).shape == (30, 20)
+
+
+def test_colorizer_loads_from_a_training_checkpoint(tmp_path):
+    model = CycleGAN(ngf=4, ndf=4, n_blocks=1)
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
+                "datamodule_hyper_parameters": {"load_size": 64}}, path)
+    colorizer = load_colorizer(path)
+    assert colorizer.short_side == 64
+    x = torch.rand(1, 1, 20, 20)
+    torch.testing.assert_close(colorizer.generator(x), model.G_AB.eval()(x))
+
+
+class Smuggler:
+    """Unpickling this runs os.system: a stand-in for a hostile checkpoint."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_checkpoint_carrying_pickled_code_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {}, "payload": Smuggler(marker)}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_colorizer(path)
+    assert not marker.exists()
+
+
+def test_missing_and_foreign_checkpoints_get_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_colorizer(tmp_path / "nope.ckpt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a manga-cyclegan training checkpoint"):
+        load_colorizer(tmp_path / "other.pt")
