@@ -32,6 +32,7 @@ def test_evaluate_prints_model_beside_baselines_and_writes_json(tmp_path, tiny_c
     assert scores["tone lookup"]["colorfulness"] > 0
     # The default output keeps the page's own lines: its gray is the input page, up to rounding.
     assert scores["model"]["line_ssim"] > 0.97
+    assert scores["model"]["colorfulness"] > 1.0  # and it does carry color
 
 
 def test_evaluate_refuses_a_missing_checkpoint(tmp_path, tiny_overrides):
