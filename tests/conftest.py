@@ -40,6 +40,16 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_synthetic_set(synthetic_root) -> Path:
+    """The tiny set itself, generated with the same parameters the TINY_DATA overrides name."""
+    from manga_cyclegan.data.synthetic import ensure_synthetic_set
+
+    prefix = "data.synthetic."
+    params = {o[len(prefix):].split("=")[0]: int(o.split("=")[1]) for o in TINY_DATA if o.startswith(prefix)}
+    return ensure_synthetic_set(synthetic_root, **params)
+
+
+@pytest.fixture(scope="session")
 def tiny_overrides(synthetic_root) -> list[str]:
     return [f"data.root={synthetic_root}", *TINY_DATA, *TINY_MODEL, "trainer.precision=32"]
 

@@ -79,13 +79,12 @@ def test_slurm_launcher_follows_the_trainer_layout(tmp_path):
 
 
 @pytest.mark.parametrize("experiment", ["demo", "custom", "onepiece"])
-def test_each_experiment_fast_dev_runs(experiment, tmp_path, synthetic_root, tiny_overrides):
+def test_each_experiment_fast_dev_runs(experiment, tmp_path, tiny_synthetic_set, tiny_overrides):
     # The experiment's own model; only the data is pointed at the tiny set and the device at the CPU.
     overrides = [f"experiment={experiment}", "debug=fdr", "trainer.accelerator=cpu", "trainer.precision=32"]
     data = [o for o in tiny_overrides if o.startswith("data.") and not o.startswith("data.synthetic")]
     if experiment != "demo":
         data += ["data.load_size=null", "data.scale=[1.0,1.0]", "data.pin_memory=false", "data.val_max_size=64"]
-        run_script("train.py", [*tiny_overrides, "debug=fdr"])  # makes sure the tiny set exists
     else:
         data = [o for o in tiny_overrides if o.startswith("data.")]
     cfg = compose_train([*overrides, *data], tmp_path)
