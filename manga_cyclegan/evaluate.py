@@ -23,7 +23,8 @@ from manga_cyclegan.baselines import ToneLookup, gray_copy
 from manga_cyclegan.data.pages import list_pages, read_page
 from manga_cyclegan.evaluation import score_pages
 from manga_cyclegan.images import to_uint8
-from manga_cyclegan.inference import colorize_pages, load_colorizer, resolve_device, transfer_chroma
+from manga_cyclegan.inference import colorize_pages, resolve_device, transfer_chroma
+from manga_cyclegan.weights import load_colorizer
 from manga_cyclegan.metrics import format_table
 
 

@@ -1,12 +1,16 @@
-"""Pages in, pages out: load the colorizer G_AB alone and colorize uint8 B/W pages.
+"""Pages in, pages out: colorize uint8 B/W pages with the colorizer G_AB.
 
-The generator runs at its working resolution: the scale it was trained at (the page's short side resized to the
-training `data.load_size`), or the page's own size for a model trained at native resolution. Two output modes:
+The generator runs at a working size (`working_shape`): by default the scale it was trained at (the page's short
+side resized to the training `data.load_size`), else a long side in pixels, or the page's own size ("native");
+aspect kept, never enlarged. Large working images run in overlapping tiles (`manga_cyclegan.tiling`), so memory
+is bounded by the tile. Two output modes:
 
 - "lines" (default): the page's own luma at full resolution, the model's chroma upsampled onto it (YCbCr,
   Rec.601 luma as PIL's gray). The gray of the output is the input wherever the color fits in the RGB cube, so
   ink lines, screentone and lettering stay as printed, whatever the working resolution.
 - "raw": the generator's RGB output, at working resolution.
+
+Weights with 3 input channels (the reference CycleGAN's G_A) get the gray page repeated into RGB.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from manga_cyclegan.images import from_uint8, to_uint8
+from manga_cyclegan.config import cpu_has_bf16_units
+from manga_cyclegan.images import from_uint8, to_rgb, to_uint8
 from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.nets.generator import SIZE_MULTIPLE
+from manga_cyclegan.weights import load_colorizer  # noqa: F401  (re-exported: pages in, pages out, one import)
 
-GENERATOR_ARGS = ("ngf", "n_blocks", "norm", "upsample", "dropout")
 MODES = ("lines", "raw")
+PRECISIONS = ("fp32", "bf16", "fp16")
+# Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
+DEFAULT_LONG_SIDE = 1024
 
 
 @dataclass
@@ -35,25 +43,6 @@ class Colorizer:
     short_side: int | None = None
 
 
-def load_colorizer(path: str | Path, map_location: str | torch.device = "cpu") -> Colorizer:
-    """G_AB from a training checkpoint of this project, rebuilt from the hyperparameters stored in it.
-
-    Loaded with `weights_only=True`: a checkpoint is data, and one that carries pickled code is refused.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    if "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
-        raise ValueError(f"{path} is not a manga-cyclegan training checkpoint (no state_dict/hyper_parameters)")
-    hparams = checkpoint["hyper_parameters"]
-    generator = ResnetGenerator(1, 3, **{k: hparams[k] for k in GENERATOR_ARGS if k in hparams})
-    prefix = "G_AB."
-    generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
-    short_side = (checkpoint.get("datamodule_hyper_parameters") or {}).get("load_size")
-    return Colorizer(generator.eval(), short_side)
-
-
 def autocast(device: torch.device, precision: str):
     """Autocast context for "bf16"/"fp16", nothing for "fp32"."""
     if precision == "fp32":
@@ -62,13 +51,34 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=dtype)
 
 
-def to_working_size(page: np.ndarray, short_side: int | None) -> np.ndarray:
-    """Shrink a page so its short side is `short_side` (area interpolation: screentone averages to its tone)."""
+def working_shape(height: int, width: int, short_side: int | None, working_size: int | str = "auto") -> tuple[int, int]:
+    """The (height, width) the generator runs at for a page of this size; aspect kept, never enlarged.
+
+    working_size: "auto" (the training scale: short side `short_side`; a long side of DEFAULT_LONG_SIDE when the
+    weights do not say), "native" (the page's own size), or an int (the long side in pixels). Sizes below the
+    page are rounded to a multiple of 4 so the generator's two stride-2 stages need no padding.
+    """
+    if working_size == "native":
+        return height, width
+    if working_size == "auto":
+        scale = short_side / min(height, width) if short_side else DEFAULT_LONG_SIDE / max(height, width)
+    elif isinstance(working_size, int) and not isinstance(working_size, bool) and working_size > 0:
+        scale = working_size / max(height, width)
+    else:
+        raise ValueError(f"working_size must be 'auto', 'native' or a positive number of pixels, got {working_size!r}")
+    if scale >= 1:
+        return height, width
+    return (max(SIZE_MULTIPLE, round(height * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE),
+            max(SIZE_MULTIPLE, round(width * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE))
+
+
+def to_working_size(page: np.ndarray, short_side: int | None, working_size: int | str = "auto") -> np.ndarray:
+    """Shrink a page to its working shape (area interpolation: screentone averages to its tone)."""
     h, w = page.shape[:2]
-    if short_side is None or min(h, w) <= short_side:
+    target = working_shape(h, w, short_side, working_size)
+    if target == (h, w):
         return page
-    scale = short_side / min(h, w)
-    return cv2.resize(page, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(page, target[::-1], interpolation=cv2.INTER_AREA)
 
 
 def transfer_chroma(luma_page: np.ndarray, color: np.ndarray) -> np.ndarray:
@@ -87,27 +97,80 @@ def transfer_chroma(luma_page: np.ndarray, color: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
 
 
+@dataclass
+class InferenceSettings:
+    """How pages go through the generator; the defaults are predict's."""
+
+    mode: str = "lines"
+    working_size: int | str = "auto"
+    device: str | torch.device = "cpu"
+    precision: str = "fp32"
+    # Working images above this many pixels run in overlapping tiles (bounded memory); None: never tile.
+    tile_pixels: int | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        self.device = torch.device(self.device)
+
+
 @torch.inference_mode()
+def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: InferenceSettings) -> list[np.ndarray]:
+    """uint8 HxW B/W pages -> uint8 HxWx3 colored pages ("lines": page size; "raw": working size).
+
+    Pages whose working shapes agree run as one batch; others run one by one.
+    """
+    generator = colorizer.generator.to(settings.device)
+    working = [to_working_size(p, colorizer.short_side, settings.working_size) for p in pages]
+    groups = [working] if len({w.shape for w in working}) == 1 else [[w] for w in working]
+    colors = []
+    for group in groups:
+        x = torch.stack([from_uint8(w) for w in group]).to(settings.device)
+        if generator.in_channels == 3:  # weights trained on RGB copies of gray pages (the reference's G_A)
+            x = to_rgb(x)
+        with autocast(settings.device, settings.precision):
+            y = run_generator(generator, x, settings.tile_pixels)
+        colors += [to_uint8(image) for image in y]
+    if settings.mode == "raw":
+        return colors
+    return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
+
+
 def colorize_pages(
     colorizer: Colorizer,
     pages: Iterable[np.ndarray],
     mode: str = "lines",
     device: str | torch.device = "cpu",
     precision: str = "fp32",
+    **settings,
 ) -> Iterator[np.ndarray]:
-    """uint8 HxW B/W pages -> uint8 HxWx3 colored pages ("lines": page size; "raw": working size)."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-    device = torch.device(device)
-    generator = colorizer.generator.to(device)
+    """One page at a time through `colorize_batch`, lazily."""
+    settings = InferenceSettings(mode=mode, device=device, precision=precision, **settings)
     for page in pages:
-        x = from_uint8(to_working_size(page, colorizer.short_side)).unsqueeze(0).to(device)
-        with autocast(device, precision):
-            color = to_uint8(generator(x)[0])
-        yield color if mode == "raw" else transfer_chroma(page, color)
+        yield colorize_batch(colorizer, [page], settings)[0]
 
 
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto": bf16 where the hardware does bf16 math (AMX/AVX-512 BF16 CPUs, bf16 GPUs), else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16_units() else "fp32"
+
+
+def run_generator(generator: torch.nn.Module, x: torch.Tensor, tile_pixels: int | None) -> torch.Tensor:
+    """The generator on a batch; working images above `tile_pixels` go through in tiles."""
+    if tile_pixels is None or x.shape[-2] * x.shape[-1] <= tile_pixels:
+        return generator(x)
+    from manga_cyclegan.tiling import generate
+
+    return torch.cat([generate(generator, xi[None], tile_pixels) for xi in x])

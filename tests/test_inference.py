@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from manga_cyclegan.inference import Colorizer, colorize_pages, load_colorizer, to_working_size, transfer_chroma
+from manga_cyclegan.inference import Colorizer, colorize_pages, to_working_size, transfer_chroma, working_shape
+from manga_cyclegan.weights import load_colorizer
 from manga_cyclegan.module import CycleGAN
 from manga_cyclegan.nets import ResnetGenerator
 
@@ -50,13 +51,20 @@ def test_pages_of_odd_sizes_come_back_at_their_size(short_side):
     lines = list(colorize_pages(colorizer, pages, "lines"))
     assert [p.shape for p in lines] == [(37, 50, 3), (21, 19, 3)]
     raw = list(colorize_pages(colorizer, pages, "raw"))
-    expected = [(37, 50, 3), (21, 19, 3)] if short_side is None else [(16, 22, 3), (18, 16, 3)]
+    # Short side 16, the other side rounded to a multiple of 4.
+    expected = [(37, 50, 3), (21, 19, 3)] if short_side is None else [(16, 20, 3), (16, 16, 3)]
     assert [p.shape for p in raw] == expected
 
 
-def test_working_size_shrinks_only():
-    assert to_working_size(np.zeros((300, 200), np.uint8), 100).shape == (150, 100)
+def test_working_size_shrinks_only_and_keeps_the_aspect():
+    assert to_working_size(np.zeros((300, 200), np.uint8), 100).shape == (152, 100)
     assert to_working_size(np.zeros((30, 20), np.uint8), 100).shape == (30, 20)
+    assert working_shape(1456, 1024, None, "auto") == (1024, 720)  # no training scale: long side 1024
+    assert working_shape(1456, 1024, 512, "auto") == (728, 512)
+    assert working_shape(1456, 1024, 512, 600) == (600, 420)
+    assert working_shape(1456, 1024, 512, "native") == (1456, 1024)
+    with pytest.raises(ValueError, match="working_size"):
+        working_shape(10, 10, None, "big")
 
 
 def test_colorizer_loads_from_a_training_checkpoint(tmp_path):

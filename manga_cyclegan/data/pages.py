@@ -39,12 +39,14 @@ __all__ = [
     "PageRef",
     "as_page_ref",
     "is_image_name",
+    "list_files",
     "list_pages",
     "natural_key",
     "probe_page",
     "probe_pages",
     "read_label_map",
     "read_page",
+    "read_page_bytes",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
@@ -110,6 +112,7 @@ class PageReadError(Exception):
         self.hint = hint
         if hint is None:
             hint = _DEFAULT_HINT + (" from the archive" if self.ref.member is not None else "")
+        self.advice = hint  # the hint as shown, defaults filled in
         super().__init__(f"Cannot read page '{self.ref}': {reason.rstrip('. ')}. {hint}.")
 
     def __reduce__(self):
@@ -184,7 +187,22 @@ def list_pages(folder: str | os.PathLike, *, strict: bool = False) -> list[PageR
             f"nor a .cbz/.zip archive"
         )
 
-    keyed: list[tuple[tuple, PageRef]] = []
+    pages: list[PageRef] = []
+    for path in list_files(root):
+        if _is_archive(path):
+            pages += [PageRef(path, m) for m in _archive_members_checked(path, strict)]
+        else:
+            pages.append(PageRef(path))
+    return pages
+
+
+def list_files(folder: str | os.PathLike) -> list[Path]:
+    """Images and .cbz/.zip archives under ``folder`` (recursive, symlinks followed), in natural order.
+
+    Hidden entries are skipped; comic containers we cannot read (.cbr, .pdf, ...) are skipped with a warning.
+    """
+    root = Path(folder).expanduser()
+    keyed: list[tuple[tuple, Path]] = []
     seen_dirs: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         # Symlinked folders are followed (data is often linked in); guard against cycles.
@@ -199,18 +217,13 @@ def list_pages(folder: str | os.PathLike, *, strict: bool = False) -> list[PageR
             if _skip_name(name):
                 continue
             path = Path(dirpath) / name
-            key = _path_key((*rel_dir, name))
-            if is_image_name(name):
-                keyed.append((key, PageRef(path)))
+            if is_image_name(name) or _is_archive(path):
+                keyed.append((_path_key((*rel_dir, name)), path))
             elif path.suffix.lower() in _UNSUPPORTED_CONTAINERS:
                 warnings.warn(f"Skipping '{path}': {path.suffix} files are not supported; convert it to "
                               f".cbz (a zip of images) or extract the pages", stacklevel=2)
-            elif _is_archive(path):
-                for m in _archive_members_checked(path, strict):
-                    mkey = _path_key(PurePosixPath(m.replace("\\", "/")).parts)
-                    keyed.append((key + mkey, PageRef(path, m)))
     keyed.sort(key=lambda kv: kv[0])
-    return [ref for _, ref in keyed]
+    return [path for _, path in keyed]
 
 
 def _archive_members_checked(path: Path, strict: bool) -> list[str]:
@@ -373,6 +386,18 @@ def read_page(
     except Exception as e:  # noqa: BLE001 - every failure must name the page
         raise PageReadError(ref, f"{type(e).__name__}: {e}") from e
     return arr
+
+
+def read_page_bytes(ref: PageRef | str | os.PathLike) -> bytes:
+    """The page's encoded bytes as stored (for copying a page through unchanged). Raises :class:`PageReadError`."""
+    ref = as_page_ref(ref)
+    try:
+        with _open_source(ref, whole=True) as fh:
+            return fh.read()
+    except PageReadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure must name the page
+        raise PageReadError(ref, f"{type(e).__name__}: {e}") from e
 
 
 def _decode(im: Image.Image, mode: str, max_side: int | None) -> np.ndarray:
