@@ -8,14 +8,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.training import train
 from tests.conftest import REPO, run_script
 
 CONF = REPO / "conf"
-TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml"}
+TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml", "export.yaml"}
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -54,6 +54,19 @@ def test_every_config_composes(group, option, tmp_path):
     assert cfg.model._target_ == "manga_cyclegan.module.CycleGAN"
     assert cfg.data._target_ == "manga_cyclegan.data.datamodule.UnpairedDataModule"
     assert cfg.trainer.max_epochs >= 1
+
+
+@pytest.mark.parametrize("name, required", [
+    ("train", set()), ("evaluate", {"ckpt"}), ("predict", {"ckpt", "input"}), ("export", {"ckpt"}),
+])
+def test_every_entry_point_config_composes(name, required):
+    """The entry points' own configs compose and ask for exactly what their docs say (each is also run end to
+    end by its tests: test_train, test_evaluate, test_predict, test_export)."""
+    assert f"{name}.yaml" in TOP_LEVEL
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(name)
+    assert OmegaConf.missing_keys(cfg) == required
 
 
 def test_default_run_is_the_demo_on_the_synthetic_set(tmp_path):
