@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from manga_cyclegan.config import cpu_has_bf16_units
+from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.images import from_uint8, to_rgb, to_uint8
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import SIZE_MULTIPLE
@@ -107,6 +108,8 @@ class InferenceSettings:
     precision: str = "fp32"
     # Working images above this many pixels run in overlapping tiles (bounded memory); None: never tile.
     tile_pixels: int | None = None
+    # A chapter palette (manga_cyclegan.consistency) applied to the generator's output; None: off.
+    palette: ChapterPalette | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -133,6 +136,8 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
         with autocast(settings.device, settings.precision):
             y = run_generator(generator, x, settings.tile_pixels)
         colors += [to_uint8(image) for image in y]
+    if settings.palette is not None:
+        colors = [settings.palette.apply(color) for color in colors]
     if settings.mode == "raw":
         return colors
     return [transfer_chroma(page, color) for page, color in zip(pages, colors)]

@@ -17,7 +17,7 @@ import glob
 import shutil
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -25,6 +25,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.data.color_detect import is_color_page
 from manga_cyclegan.data.pages import (
     ARCHIVE_EXTENSIONS,
@@ -43,7 +44,6 @@ from manga_cyclegan.inference import (
     resolve_device,
     resolve_precision,
 )
-from manga_cyclegan.weights import load_colorizer
 from manga_cyclegan.page_output import (
     ChapterWriter,
     atomic_write_bytes,
@@ -51,6 +51,7 @@ from manga_cyclegan.page_output import (
     output_format,
     safe_member_name,
 )
+from manga_cyclegan.weights import load_colorizer
 
 STATES = ("colorized", "color", "existing", "failed")
 
@@ -283,9 +284,12 @@ def predict_pages(
     options: OutputOptions,
     batch_size: int = 1,
     progress: bool = True,
+    palette_pages: int = 0,
 ) -> Summary:
     """Colorize everything `pattern` names into `output`; see the module docstring for the page states."""
     sinks, broken = plan(pattern, output, options)
+    if palette_pages:
+        settings = replace(settings, palette=fit_palette(colorizer, sinks, settings, options, palette_pages))
     summary = Summary()
     for where, reason in broken:
         summary.add("failed", where, reason)
@@ -336,6 +340,25 @@ def predict_pages(
     return summary
 
 
+def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterPalette:
+    """A chapter palette fitted on the generator's output for up to `max_pages` B/W pages spread over the run
+    (an extra pass over those pages; see manga_cyclegan.consistency for what it does and what it gains)."""
+    refs = [ref for sink in sinks for _, ref in sink.pages()]
+    step = max(1, len(refs) // max_pages)
+    colors = []
+    raw = replace(settings, mode="raw", palette=None)
+    for ref in refs[::step][:max_pages]:
+        try:
+            rgb = read_page(ref, "RGB", max_pixels=options.max_pixels)
+        except PageReadError:
+            continue  # reported by the main pass
+        if not (options.skip_color and is_color_page(rgb, options.color_threshold)):
+            colors += colorize_batch(colorizer, [luma(rgb)], raw)
+    if not colors:
+        raise ValueError("consistency=palette needs at least one readable B/W page to fit the palette on")
+    return ChapterPalette.fit(colors)
+
+
 def luma(rgb: np.ndarray) -> np.ndarray:
     """Rec.601 luma as uint8, the same gray PIL gives for "L" (and training uses)."""
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -364,7 +387,11 @@ def predict(cfg: DictConfig) -> Summary:
     colorizer = load_colorizer(cfg.ckpt, arch=arch)
     output = Path(cfg.output) if cfg.output else default_output(cfg.input, Path(cfg.paths.log_dir))
     print(f"Colorizing {cfg.input} -> {output} ({settings.mode} mode, {device.type}, {settings.precision})")
-    summary = predict_pages(colorizer, cfg.input, output, settings, options, cfg.batch_size, cfg.progress)
+    if cfg.consistency not in ("none", "palette"):
+        raise ValueError(f"consistency must be none or palette, got {cfg.consistency!r}")
+    palette_pages = cfg.palette_pages if cfg.consistency == "palette" else 0
+    summary = predict_pages(colorizer, cfg.input, output, settings, options, cfg.batch_size, cfg.progress,
+                            palette_pages)
     print(summary.report())
     print(f"Output: {output.resolve()}")
     return summary

@@ -237,3 +237,17 @@ def test_command_errors_name_the_problem(tiny_ckpt, tmp_path):
     proc = run_script("predict.py", [f"ckpt={tiny_ckpt}", f"input={tmp_path / 'p.png'}",
                                      f"output={tmp_path / 'a_file' / 'out'}"], check=False)
     assert proc.returncode == 2 and "cannot write" in proc.stderr
+
+
+def test_chapter_palette_option_fits_on_the_run_and_changes_only_chroma(colorizer, tmp_path):
+    for i in range(3):
+        Image.fromarray(np.clip(manga_page(48, 40, i), 20, 235)).save(tmp_path / f"{i}.png")
+    plain = run(colorizer, tmp_path, tmp_path / "plain")
+    summary = predict_pages(colorizer, str(tmp_path), tmp_path / "palette", InferenceSettings(), OutputOptions(),
+                            progress=False, palette_pages=2)
+    assert plain.counts["colorized"] == summary.counts["colorized"] == 3
+    a = np.asarray(Image.open(tmp_path / "plain" / "1.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "palette" / "1.png")).astype(int)
+    assert np.abs(a - b).max() > 0  # the palette moved some chroma
+    in_gamut = (b > 0).all(-1) & (b < 255).all(-1)
+    assert np.abs(luma(b) - np.clip(manga_page(48, 40, 1), 20, 235))[in_gamut].max() <= 1.5
