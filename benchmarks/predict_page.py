@@ -1,0 +1,136 @@
+"""Seconds and peak memory to colorize one page, as predict.py does it (decode, colorize, encode).
+
+    python benchmarks/predict_page.py                          # 1456x1024 and 2x its area, lines and raw modes
+    python benchmarks/predict_page.py --model demo --sizes 320x256 --repeats 1 --json out.json
+
+The page is a B/W page of the synthetic manga set, drawn at the size asked for. The model is
+the paper's full-size generator (ngf 64, 9 blocks; random weights: speed does not depend on them) recorded as
+trained at short side 512 (experiment=onepiece), so "lines" runs it at 728x512 for a 1456x1024 page and carries
+its chroma onto the full page, while "raw" at working_size=native runs it on every pixel of the page.
+
+Every configuration runs in a fresh process, so its peak memory (ru_maxrss) is its own: the table gives the peak
+RSS of that process and the part above the process after loading torch and the model ("page"). Seconds are the
+median of --repeats runs after one warm-up page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+MODELS = {
+    "full": dict(ngf=64, n_blocks=9),
+    "demo": dict(ngf=32, n_blocks=6),
+}
+SHORT_SIDE = {"full": 512, "demo": 128}
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_page(height: int, width: int):
+    """A B/W synthetic manga page drawn at this size (panels, characters, screentone, lettering)."""
+    from manga_cyclegan.data.synthetic import make_page as draw, render_page
+
+    return render_page(*draw(0, "test", 0, height, width))[1]
+
+
+def child(args) -> dict:
+    """One configuration, measured in this process."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from manga_cyclegan.data.pages import read_page
+    from manga_cyclegan.inference import Colorizer, InferenceSettings, colorize_batch, resolve_precision
+    from manga_cyclegan.nets import ResnetGenerator
+    from manga_cyclegan.page_output import encode_page
+
+    torch.manual_seed(0)
+    height, width = (int(v) for v in args.size.split("x"))
+    encoded = io.BytesIO()
+    Image.fromarray(make_page(height, width)).save(encoded, "PNG")
+    path = f"/tmp/predict_page_{height}x{width}.png"
+    with open(path, "wb") as f:
+        f.write(encoded.getvalue())
+    colorizer = Colorizer(ResnetGenerator(1, 3, **MODELS[args.model]).eval(), SHORT_SIDE[args.model])
+    precision = resolve_precision(args.precision, torch.device("cpu"))
+    settings = InferenceSettings(
+        mode=args.mode, working_size="native" if args.mode == "raw" else "auto", precision=precision,
+        tile_pixels=args.tile_pixels or None,
+    )
+    base = rss_mib()
+
+    def once() -> float:
+        start = time.perf_counter()
+        page = read_page(path, "L")
+        color = colorize_batch(colorizer, [page], settings)[0]
+        encode_page(color, "png")
+        return time.perf_counter() - start
+
+    once()  # warm-up: oneDNN picks and compiles its kernels for these shapes
+    seconds = [once() for _ in range(args.repeats)]
+    working = colorize_batch(colorizer, [np.zeros((height, width), np.uint8)], InferenceSettings(
+        mode="raw", working_size=settings.working_size, tile_pixels=None))[0].shape[:2] if args.mode == "lines" \
+        else (height, width)
+    return {
+        "model": args.model, "size": args.size, "mode": args.mode, "precision": precision,
+        "working": f"{working[0]}x{working[1]}", "tile_pixels": args.tile_pixels,
+        "seconds": statistics.median(seconds), "peak_rss_mib": peak_mib(), "page_mib": peak_mib() - base,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=MODELS, default="full")
+    parser.add_argument("--sizes", nargs="+", default=["1456x1024", "2059x1448"], help="HxW pages")
+    parser.add_argument("--modes", nargs="+", default=["lines", "raw"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"])
+    parser.add_argument("--tile-pixels", type=int, default=1048576, help="0: never tile")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--precision", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args)))
+        return
+
+    rows = []
+    for size in args.sizes:
+        for mode in args.modes:
+            for precision in args.precisions:
+                cmd = [sys.executable, __file__, "--child", "--model", args.model, "--size", size, "--mode", mode,
+                       "--precision", precision, "--tile-pixels", str(args.tile_pixels),
+                       "--repeats", str(args.repeats)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                rows.append(json.loads(out.strip().splitlines()[-1]))
+                print(f"  measured {size} {mode} {rows[-1]['precision']}", file=sys.stderr)
+
+    header = f"{'page':>10} {'mode':>5} {'precision':>9} {'working':>10} {'s/page':>7} {'peak RSS MiB':>12} {'page MiB':>8}"
+    print(f"Colorizing one page, {args.model} generator ({MODELS[args.model]}), tile_pixels={args.tile_pixels}")
+    print(header)
+    for r in rows:
+        print(f"{r['size']:>10} {r['mode']:>5} {r['precision']:>9} {r['working']:>10} {r['seconds']:7.2f} "
+              f"{r['peak_rss_mib']:12.0f} {r['page_mib']:8.0f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
