@@ -90,7 +90,10 @@ def test_ciede2000_vectorized_symmetric_and_float32():
     assert d.shape == (len(SHARMA),)
     np.testing.assert_allclose(d, e, atol=5e-5)
     np.testing.assert_allclose(M.ciede2000(b, a), e, atol=5e-5)
-    np.testing.assert_allclose(M.ciede2000(a, b, dtype=np.float32), e, atol=1e-3)
+    # Pair 14 of Sharma's table has hue angles exactly 180 degrees apart, the tie that decides the mean hue's
+    # branch; float32 rounding may land on either side of it, so float32 is held to the published values elsewhere.
+    tie = np.arange(len(SHARMA)) != 13
+    np.testing.assert_allclose(M.ciede2000(a, b, dtype=np.float32)[tie], e[tie], atol=1e-3)
     # broadcasting (N,1,3) x (1,K,3) -> (N,K); identical colors -> 0
     dd = M.ciede2000(a[:, None, :], a[None, :, :])
     assert dd.shape == (len(SHARMA), len(SHARMA))
