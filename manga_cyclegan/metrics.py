@@ -248,9 +248,10 @@ def ciede2000(
 
     Implements Sharma, Wu & Dalal (2005) exactly, including the hue conventions
     for achromatic colors (C' = 0) and the mean-hue wrap-around. ↓ lower = closer.
-    ``dtype=np.float32`` is ~1.5x faster with errors ~1e-4 ΔE (but at an exact 180° hue tie, which either branch may take; used by the
-    aggregate evaluators); the default float64 reproduces the published
-    test data to 4 decimals.
+    ``dtype=np.float32`` is ~1.5x faster with errors ~1e-4 ΔE (used by the
+    aggregate evaluators), except at an exact 180° hue tie, where rounding
+    picks either branch; the default float64 reproduces the published test
+    data to 4 decimals.
     """
     lab1 = np.asarray(lab1, dtype=dtype)
     lab2 = np.asarray(lab2, dtype=dtype)
