@@ -2,8 +2,9 @@
 
 The generator runs at a working size (`working_shape`): by default the scale it was trained at (the page's short
 side resized to the training `data.load_size`), else a long side in pixels, or the page's own size ("native");
-aspect kept, never enlarged. Large working images run in overlapping tiles (`manga_cyclegan.tiling`), so memory
-is bounded by the tile. Two output modes:
+aspect kept, never enlarged. Large working images run with the generator's full-resolution layers in strips
+(`manga_cyclegan.strips`), very large ones in overlapping tiles (`manga_cyclegan.tiling`), so memory is bounded by
+the tile; both give the plain forward's output. Two output modes:
 
 - "lines" (default): the page's own luma at full resolution, the model's chroma upsampled onto it (YCbCr,
   Rec.601 luma as PIL's gray). The gray of the output is the input wherever the color fits in the RGB cube, so
@@ -16,6 +17,7 @@ Weights with 3 input channels (the reference CycleGAN's G_A) get the gray page r
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -28,12 +30,18 @@ from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.images import from_uint8, to_rgb, to_uint8
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import SIZE_MULTIPLE
+from manga_cyclegan.strips import generate_in_strips
+from manga_cyclegan.tiling import DEFAULT_OVERLAP, generate_tiled
 from manga_cyclegan.weights import load_colorizer  # noqa: F401  (re-exported: pages in, pages out, one import)
 
 MODES = ("lines", "raw")
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
 DEFAULT_LONG_SIDE = 1024
+# Working images above this many pixels run with the generator's full-resolution layers in strips (run_generator).
+STRIP_PIXELS = 1 << 20
+# Largest tile side of the tiled path: the plain forward of the full-size generator on 1024 x 1024 takes ~0.9 GiB.
+TILE_SIDE = 1024
 
 
 @dataclass
@@ -172,10 +180,20 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if cpu_has_bf16_units() else "fp32"
 
 
-def run_generator(generator: torch.nn.Module, x: torch.Tensor, tile_pixels: int | None) -> torch.Tensor:
-    """The generator on a batch; working images above `tile_pixels` go through in tiles."""
-    if tile_pixels is None or x.shape[-2] * x.shape[-1] <= tile_pixels:
-        return generator(x)
-    from manga_cyclegan.tiling import generate
+def run_generator(
+    generator: torch.nn.Module, x: torch.Tensor, tile_pixels: int | None, strip_pixels: int = STRIP_PIXELS
+) -> torch.Tensor:
+    """The generator on a batch, in the least memory that keeps its output.
 
-    return torch.cat([generate(generator, xi[None], tile_pixels) for xi in x])
+    Working images up to `strip_pixels` take the plain forward; larger ones run with their full-resolution layers
+    in strips (`manga_cyclegan.strips`: the same output in about half the memory); above `tile_pixels` (None:
+    never) they run in overlapping tiles of at most TILE_SIDE squared, so memory is bounded by the tile, not the
+    page (`manga_cyclegan.tiling`: the same output too, but several times slower).
+    """
+    pixels = x.shape[-2] * x.shape[-1]
+    if tile_pixels is not None and pixels > tile_pixels:
+        side = max(2 * SIZE_MULTIPLE, min(TILE_SIDE, math.isqrt(tile_pixels) // SIZE_MULTIPLE * SIZE_MULTIPLE))
+        return torch.cat([generate_tiled(generator, xi[None], side, min(DEFAULT_OVERLAP, side // 2)) for xi in x])
+    if pixels > strip_pixels and isinstance(generator, ResnetGenerator):
+        return generate_in_strips(generator, x)
+    return generator(x)

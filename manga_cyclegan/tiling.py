@@ -21,6 +21,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,8 @@ BLENDS = ("crop", "linear", "cosine")
 METHODS = ("exact", "pooled", "downscaled", "tile")
 # (mean, biased variance) of a norm layer's input, each [N, C] float32: what InstanceNorm2d computes per image.
 NormStatistics = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
+# A tile's side, or (rows, columns) for rectangular tiles such as full-width strips.
+TileShape = int | tuple[int, int]
 
 
 class _StopForward(Exception):
@@ -98,8 +101,9 @@ def downscaled_statistics(generator: nn.Module, x: torch.Tensor, max_pixels: int
 class _Accumulator:
     """Per-channel mean and variance of norm inputs over tile cores, merged across tiles (Chan et al.) in float64.
 
-    `core` is the current tile's core (y0, y1, x0, x1) in page pixels relative to the tile; a layer at 1/f of the
-    tile's resolution sees it divided by f (tile origins and core edges are multiples of 4, so this is exact).
+    `core` is the current tile's core (y0, y1, x0, x1) in input pixels relative to the tile; a layer at r times the
+    tile's resolution sees it multiplied by r (r = 1/2, 1/4 below stride-2 layers, whose tile origins and core edges
+    are multiples of 1/r, so this is exact; r = 2, 4 after upsampling layers).
     """
 
     tile_size: tuple[int, int] = (0, 0)
@@ -112,11 +116,12 @@ class _Accumulator:
     def add(self, module: nn.Module, x: torch.Tensor) -> None:
         if self.stop_after is not None and module is not self.stop_after:
             return  # a partial pass measures only the layer it stops at
-        fh, fw = self.tile_size[0] // x.shape[-2], self.tile_size[1] // x.shape[-1]
-        if (fh * x.shape[-2], fw * x.shape[-1]) != self.tile_size:
-            raise ValueError(f"norm input {tuple(x.shape[-2:])} is not the tile {self.tile_size} over an integer")
-        y0, y1, x0, x1 = self.core
-        core = x[..., y0 // fh : y1 // fh, x0 // fw : x1 // fw]
+        rh, rw = Fraction(x.shape[-2], self.tile_size[0]), Fraction(x.shape[-1], self.tile_size[1])
+        y0, y1, x0, x1 = (v * r for v, r in zip(self.core, (rh, rh, rw, rw)))
+        if any(v.denominator != 1 for v in (y0, y1, x0, x1)):
+            raise ValueError(f"norm input {tuple(x.shape[-2:])} does not resample the tile {self.tile_size} onto "
+                             f"whole pixels of its core {self.core}: tile edges must be multiples of the layers' strides")
+        core = x[..., int(y0) : int(y1), int(x0) : int(x1)]
         n = core.shape[-2] * core.shape[-1]
         var, mean = _per_image_var_mean(core)
         mean, m2 = mean.double(), var.double() * n
@@ -190,19 +195,20 @@ class TileAxis:
     bounds: tuple[int, ...]  # core of tile i: [bounds[i], bounds[i + 1])
 
     @classmethod
-    def split(cls, length: int, tile: int, overlap: int) -> TileAxis:
-        """Tiles of `tile` pixels (multiple of 4), at least `overlap` shared between neighbours, spread evenly.
+    def split(cls, length: int, tile: int, overlap: int, multiple: int = SIZE_MULTIPLE) -> TileAxis:
+        """Tiles of `tile` pixels (a multiple of `multiple`), at least `overlap` shared between neighbours, spread
+        evenly.
 
-        Starts are multiples of 4 so the stride-2 layers of every tile sample the page's own grid; a core edge is
-        the middle of an overlap, rounded to a multiple of 4, so each tile keeps at least overlap/2 - 2 pixels of
-        context on the inner sides.
+        Starts are multiples of `multiple` (4 for the generator: its stride-2 layers then sample the page's own grid
+        in every tile); a core edge is the middle of an overlap, rounded to a multiple of it, so each tile keeps at
+        least overlap/2 - multiple/2 pixels of context on the inner sides.
         """
         size = min(tile, length)
         if length <= size:
             return cls(length, length, (0,), (0, length))
         n = 1 + math.ceil((length - size) / (size - overlap))
-        starts = sorted({round((length - size) * i / (n - 1) / SIZE_MULTIPLE) * SIZE_MULTIPLE for i in range(n)})
-        middles = [_round_to(SIZE_MULTIPLE, (a + size + b) / 2) for a, b in itertools.pairwise(starts)]
+        starts = sorted({_round_to(multiple, (length - size) * i / (n - 1)) for i in range(n)})
+        middles = [_round_to(multiple, (a + size + b) / 2) for a, b in itertools.pairwise(starts)]
         return cls(length, size, tuple(starts), (0, *middles, length))
 
     def weights(self, i: int, blend: str) -> torch.Tensor:
@@ -228,9 +234,17 @@ class TileAxis:
         return total
 
 
-def tile_axes(padded: torch.Tensor, tile: int, overlap: int) -> tuple[TileAxis, TileAxis]:
+def tile_axes(
+    padded: torch.Tensor, tile: TileShape, overlap: int, multiple: int = SIZE_MULTIPLE
+) -> tuple[TileAxis, TileAxis]:
     """The tiles of a padded page along its rows and its columns."""
-    return TileAxis.split(padded.shape[-2], tile, overlap), TileAxis.split(padded.shape[-1], tile, overlap)
+    tile_rows, tile_cols = _tile_shape(tile)
+    return (TileAxis.split(padded.shape[-2], tile_rows, overlap, multiple),
+            TileAxis.split(padded.shape[-1], tile_cols, overlap, multiple))
+
+
+def _tile_shape(tile: TileShape) -> tuple[int, int]:
+    return (tile, tile) if isinstance(tile, int) else tuple(tile)
 
 
 def _round_to(multiple: int, value: float) -> int:
@@ -288,9 +302,10 @@ def gather_statistics(
 def tiled_statistics(
     generator: nn.Module,
     x: torch.Tensor,
-    tile: int = DEFAULT_TILE,
+    tile: TileShape = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     method: str = "exact",
+    multiple: int = SIZE_MULTIPLE,
 ) -> NormStatistics:
     """Norm statistics of the full-resolution page for a tiled run, without full-resolution activations.
 
@@ -300,6 +315,7 @@ def tiled_statistics(
       measured over the whole page. Shared by all tiles, so seamless, but not the untiled output.
     - "downscaled": one untiled pass on the page shrunk to a tile's area. Cheapest, and furthest off.
     - "tile": none; each tile normalizes with its own statistics (naive: seams).
+    `multiple`: tile origins are multiples of it (the product of the generator's strides), see `generate_tiled`.
     """
     if method not in METHODS:
         raise ValueError(f"unknown statistics method {method!r}: choose one of {', '.join(METHODS)}")
@@ -307,9 +323,9 @@ def tiled_statistics(
     if not norms or method == "tile":
         return {}
     if method == "downscaled":
-        return downscaled_statistics(generator, x, tile * tile)
-    padded = pad_to_multiple(x)
-    rows, cols = tile_axes(padded, tile, overlap)
+        return downscaled_statistics(generator, x, math.prod(_tile_shape(tile)))
+    padded = pad_to_multiple(x, multiple)
+    rows, cols = tile_axes(padded, tile, overlap, multiple)
     if method == "pooled":
         return gather_statistics(generator, padded, rows, cols, {})
     stats: NormStatistics = {}
@@ -318,48 +334,64 @@ def tiled_statistics(
     return stats
 
 
-def _check(x: torch.Tensor, tile: int, overlap: int, blend: str) -> None:
+def _check(x: torch.Tensor, tile: TileShape, overlap: int, blend: str, scale: Fraction, multiple: int) -> None:
     if x.ndim != 4:
         raise ValueError(f"expected an N x C x H x W page batch, got shape {tuple(x.shape)}")
-    if tile < 2 * SIZE_MULTIPLE or tile % SIZE_MULTIPLE:
-        raise ValueError(f"tile must be a multiple of {SIZE_MULTIPLE} and >= {2 * SIZE_MULTIPLE}, got {tile}")
-    if not 0 <= overlap <= tile // 2:
-        raise ValueError(f"overlap must be in [0, tile/2 = {tile // 2}], got {overlap}")
+    for side in _tile_shape(tile):
+        if side < 2 * multiple or side % multiple:
+            raise ValueError(f"tile sides must be multiples of {multiple} and >= {2 * multiple}, got {tile}")
+        if not 0 <= overlap <= side // 2:
+            raise ValueError(f"overlap must be in [0, tile/2 = {side // 2}], got {overlap}")
     if blend not in BLENDS:
         raise ValueError(f"unknown blend {blend!r}: choose one of {', '.join(BLENDS)}")
+    if blend != "crop" and scale != 1:
+        raise ValueError("feathered blends need a generator whose output has its input's size; use blend='crop'")
+    if (multiple * scale).denominator != 1:
+        raise ValueError(f"a generator that shrinks its input {1 / scale}-fold needs tile origins at multiples of "
+                         f"{1 / scale}, got multiple={multiple}")
 
 
 @torch.no_grad()
 def generate_tiled(
     generator: nn.Module,
     x: torch.Tensor,
-    tile: int = DEFAULT_TILE,
+    tile: TileShape = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     *,
     blend: str = "crop",
     statistics: str = "exact",
     stats: NormStatistics | None = None,
+    scale: Fraction | int = 1,
+    multiple: int = SIZE_MULTIPLE,
 ) -> torch.Tensor:
     """`generator(x)` computed tile by tile: N x C x H x W in, N x C_out x H x W float32 out, any H and W.
 
     Args:
-        tile: side of the square the generator sees at a time (a multiple of 4); its activations bound the memory.
+        tile: side of the square the generator sees at a time, or (rows, columns) of a rectangle (multiples of
+            `multiple`); its activations bound the memory.
         overlap: page pixels shared by neighbouring tiles (at most tile/2); "crop" keeps about overlap/2 of context
             on each inner side of a tile, the feather blends ramp across the whole overlap.
         blend: "crop" (each pixel from the one tile whose core holds it), "linear" or "cosine" (feathered).
         statistics: how the instance-norm statistics are measured, see `tiled_statistics`.
         stats: statistics to use instead (layers missing from it normalize each tile with its own).
+        scale: output pixels per input pixel along each side, for a part of a generator (1/2 after one stride-2
+            layer, 2 after one upsampling layer); the output is ceil(H * scale) x ceil(W * scale).
+        multiple: tile origins are multiples of this (the product of the strides: 4 for the whole generator), so
+            every tile's stride-2 layers sample the page's own grid; the page is padded to a multiple of it as
+            ResnetGenerator.forward pads.
     A page that fits in one tile runs untiled. The generator must be in eval mode; it is unchanged afterwards.
     """
-    _check(x, tile, overlap, blend)
-    padded = pad_to_multiple(x)
-    if padded.shape[-2] <= tile and padded.shape[-1] <= tile:
-        return generator(x).float()
-    rows, cols = tile_axes(padded, tile, overlap)
+    scale = Fraction(scale)
+    _check(x, tile, overlap, blend, scale, multiple)
+    padded = pad_to_multiple(x, multiple)
+    h, w = (math.ceil(side * scale) for side in x.shape[-2:])
+    tile_rows, tile_cols = _tile_shape(tile)
+    if padded.shape[-2] <= tile_rows and padded.shape[-1] <= tile_cols:
+        return generator(padded)[..., :h, :w].float()
+    rows, cols = tile_axes(padded, tile, overlap, multiple)
     if stats is None:
-        stats = tiled_statistics(generator, x, tile, overlap, statistics)
+        stats = tiled_statistics(generator, x, tile, overlap, statistics, multiple)
 
-    h, w = x.shape[-2:]
     out: torch.Tensor | None = None
     row_weights = [rows.weights(i, blend).to(x.device, torch.float32) for i in range(len(rows.starts))]
     col_weights = [cols.weights(j, blend).to(x.device, torch.float32) for j in range(len(cols.starts))]
@@ -369,11 +401,12 @@ def generate_tiled(
             y = generator(padded[..., y0 : y0 + rows.size, x0 : x0 + cols.size])
             if out is None:
                 out = torch.zeros((x.shape[0], y.shape[1], h, w), dtype=torch.float32, device=x.device)
-            if blend == "crop":  # copy the core, clipped to the unpadded page
-                a, b = rows.bounds[i], min(rows.bounds[i + 1], h)
-                c, d = cols.bounds[j], min(cols.bounds[j + 1], w)
+            if blend == "crop":  # copy the core, in output pixels, clipped to the unpadded page
+                a, b = int(rows.bounds[i] * scale), min(int(rows.bounds[i + 1] * scale), h)
+                c, d = int(cols.bounds[j] * scale), min(int(cols.bounds[j + 1] * scale), w)
+                ty, tx = int(y0 * scale), int(x0 * scale)
                 if a < b and c < d:
-                    out[..., a:b, c:d] = y[..., a - y0 : b - y0, c - x0 : d - x0]
+                    out[..., a:b, c:d] = y[..., a - ty : b - ty, c - tx : d - tx]
                 continue
             b, d = min(y0 + rows.size, h) - y0, min(x0 + cols.size, w) - x0
             if b > 0 and d > 0:
@@ -383,23 +416,3 @@ def generate_tiled(
         out.div_(rows.weight_sum(blend)[:h, None].to(out.device, torch.float32))
         out.div_(cols.weight_sum(blend)[None, :w].to(out.device, torch.float32))
     return out
-
-
-@torch.no_grad()
-def generate(
-    generator: nn.Module,
-    x: torch.Tensor,
-    max_tile_pixels: int | None = DEFAULT_TILE * DEFAULT_TILE,
-    overlap: int = DEFAULT_OVERLAP,
-    **kwargs,
-) -> torch.Tensor:
-    """The plain forward when the (padded) page has at most `max_tile_pixels` pixels or that is None, else tiles.
-
-    Tiles are squares of the largest multiple of 4 whose area fits `max_tile_pixels`; `overlap` and `kwargs` go to
-    `generate_tiled`. Returns float32.
-    """
-    padded_pixels = (x.shape[-2] + -x.shape[-2] % SIZE_MULTIPLE) * (x.shape[-1] + -x.shape[-1] % SIZE_MULTIPLE)
-    if max_tile_pixels is None or padded_pixels <= max_tile_pixels:
-        return generator(x).float()
-    tile = math.isqrt(max_tile_pixels) // SIZE_MULTIPLE * SIZE_MULTIPLE
-    return generate_tiled(generator, x, tile, min(overlap, tile // 2), **kwargs)

@@ -12,7 +12,6 @@ from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.tiling import (
     TileAxis,
     fixed_statistics,
-    generate,
     generate_tiled,
     image_norms,
     pad_to_multiple,
@@ -138,15 +137,6 @@ def test_bf16_autocast_runs_and_stays_close():
             y = generate_tiled(g, x, TILE, OVERLAP)
     assert y.dtype == torch.float32 and y.shape == reference.shape and torch.isfinite(y).all()
     assert (y - reference).abs().mean() < 0.05
-
-
-@torch.inference_mode()
-def test_generate_runs_untiled_when_the_page_fits():
-    g, x = tiny_generator("instance"), page()
-    torch.testing.assert_close(generate(g, x, max_tile_pixels=None), g(x), atol=0, rtol=0)
-    torch.testing.assert_close(generate(g, x, max_tile_pixels=204 * 160), g(x), atol=0, rtol=0)
-    tiled = generate(g, x, max_tile_pixels=TILE * TILE + 100, overlap=OVERLAP)  # 128 x 128 tiles
-    torch.testing.assert_close(tiled, g(x), atol=1e-4, rtol=0)
 
 
 def test_no_autograd_graph_keeps_the_tiles_alive():

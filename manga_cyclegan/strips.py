@@ -1,0 +1,84 @@
+"""The generator on a whole page in a fraction of the memory: its full-resolution layers run in row strips.
+
+Most of a ResnetGenerator's memory on a large page is its full-resolution layers (64 channels: 256 bytes per page
+pixel and tensor in fp32), while most of its work is the residual blocks at quarter resolution. So:
+
+    x --[pad, conv 7x7, norm, relu, conv stride 2]--> half resolution      in full-width strips (`STEM`)
+      --[norm, relu, conv stride 2, norm, relu, residual blocks, up, norm, relu]--> half resolution    whole
+      --[up, norm, relu, pad, conv 7x7, tanh]--> page                      in full-width strips (`HEAD`)
+
+Each strip segment holds one instance norm; its statistics over the whole page are measured in a first strip pass
+(`tiling.tiled_statistics`, "exact"), then every strip normalizes with them. Strips overlap by more than the
+segment's receptive field and each output row comes from the strip whose core holds it, so the output is the plain
+forward's, up to float rounding (tests/test_strips.py), at a few percent more arithmetic.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import torch
+from torch import nn
+
+from manga_cyclegan.nets.generator import SIZE_MULTIPLE, ResnetGenerator
+from manga_cyclegan.tiling import generate_tiled, pad_to_multiple
+
+# Layers of ResnetGenerator.model in the strip segments: up to the first stride-2 conv, and from the last upsampling.
+STEM, HEAD = 5, 6
+# Rows shared by neighbouring strips: each core keeps >= 7 rows of context on both sides, more than the receptive
+# field radius of either segment (stem: 3 + 1 rows of the page; head: 1 + 2 rows of its half-resolution input).
+OVERLAP = 16
+# Pixels of a strip (rows x page width): its activations bound the memory of the strip segments.
+DEFAULT_STRIP_PIXELS = 1 << 18
+
+
+def split(generator: ResnetGenerator) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """(stem, middle, head) of the generator's layers, so that head(middle(stem(padded page))) is its forward."""
+    layers = generator.model
+    first_down, last_up = layers[STEM - 1], layers[len(layers) - HEAD]
+    if not (isinstance(first_down, nn.Conv2d) and first_down.stride == (2, 2)):
+        raise ValueError(f"expected the first stride-2 conv at layer {STEM - 1}, found {first_down}")
+    if isinstance(last_up, nn.Sequential):  # upsample="resize": Upsample, pad, conv
+        last_up = last_up[0]
+    if not isinstance(last_up, nn.ConvTranspose2d | nn.Upsample):
+        raise ValueError(f"expected the last upsampling at layer {len(layers) - HEAD}, found {last_up}")
+    return layers[:STEM], layers[STEM : len(layers) - HEAD], layers[len(layers) - HEAD :]
+
+
+def strip_rows(width: int, strip_pixels: int) -> int:
+    """Rows per strip for a page this wide: `strip_pixels` worth, a multiple of 4, at least 4 * OVERLAP."""
+    rows = strip_pixels // max(1, width) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    return max(4 * OVERLAP, rows)
+
+
+def _normalizes_by_image(layer: nn.Module) -> bool:
+    return isinstance(layer, nn.InstanceNorm2d) and not layer.track_running_stats
+
+
+def instance_norm_(norm: nn.InstanceNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """`norm(x)` computed in x's own memory: a half-resolution tensor less at the middle's peak. Only for inputs
+    nothing else reads, as every norm input of the generator is (a conv output)."""
+    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+    x.sub_(mean).mul_(torch.rsqrt(var + norm.eps))
+    if norm.affine:
+        x.mul_(norm.weight[:, None, None]).add_(norm.bias[:, None, None])
+    return x
+
+
+@torch.no_grad()
+def generate_in_strips(
+    generator: ResnetGenerator, x: torch.Tensor, strip_pixels: int = DEFAULT_STRIP_PIXELS
+) -> torch.Tensor:
+    """`generator(x)` (N x C x H x W in, float32 out of the same size) with the full-resolution layers in strips.
+
+    The generator must be in eval mode; it is unchanged afterwards.
+    """
+    stem, middle, head = split(generator)
+    h, w = x.shape[-2:]
+    padded = pad_to_multiple(x, SIZE_MULTIPLE)  # as ResnetGenerator.forward pads
+    rows = strip_rows(padded.shape[-1], strip_pixels)
+    half = generate_tiled(stem, padded, (rows, padded.shape[-1]), OVERLAP, scale=Fraction(1, 2), multiple=2)
+    for layer in middle:  # layer by layer, so that each input is freed as soon as its output exists
+        half = instance_norm_(layer, half) if _normalizes_by_image(layer) else layer(half)
+    out = generate_tiled(head, half, (rows // 2, half.shape[-1]), OVERLAP, scale=2, multiple=1)
+    return out[..., :h, :w]

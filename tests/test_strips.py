@@ -1,0 +1,77 @@
+"""The generator with its full-resolution layers in strips against the plain forward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from manga_cyclegan.strips import OVERLAP, generate_in_strips, split, strip_rows
+from tests.test_tiling import page, tiny_generator
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch", "none"])
+@pytest.mark.parametrize("size", [(203, 157), (256, 64), (97, 301)])
+@torch.inference_mode()
+def test_strips_give_the_plain_forward(norm, size):
+    g, x = tiny_generator(norm, n_blocks=2), page(size=size)
+    y = generate_in_strips(g, x, strip_pixels=64 * size[1])  # 64-row strips: several per page
+    assert y.shape == (1, 3, *size) and y.dtype == torch.float32
+    torch.testing.assert_close(y, g(x), atol=1e-4, rtol=0)
+
+
+@torch.inference_mode()
+def test_resize_upsampling_and_rgb_input_split_too():
+    g = tiny_generator("instance", in_channels=3)
+    g = type(g)(3, 3, ngf=8, n_blocks=1, upsample="resize").eval()
+    x = page(3, size=(150, 90))
+    torch.testing.assert_close(generate_in_strips(g, x, strip_pixels=64 * 90), g(x), atol=1e-4, rtol=0)
+
+
+@torch.inference_mode()
+def test_a_batch_keeps_each_page_its_own_statistics():
+    g, x = tiny_generator("instance"), torch.cat([page(seed=1), page(seed=2) * 0.5])
+    torch.testing.assert_close(generate_in_strips(g, x, strip_pixels=64 * 157), g(x), atol=1e-4, rtol=0)
+
+
+@torch.inference_mode()
+def test_strips_without_their_shared_statistics_would_differ():
+    """The check above can fail: strips that normalize each on their own give another image."""
+    from manga_cyclegan.tiling import generate_tiled
+
+    g, x = tiny_generator("instance"), page()
+    stem, middle, head = split(g)
+    naive = generate_tiled(stem, x[..., :200, :156], (64, 156), OVERLAP, scale=0.5, multiple=2, statistics="tile")
+    exact = generate_tiled(stem, x[..., :200, :156], (64, 156), OVERLAP, scale=0.5, multiple=2)
+    assert (naive - exact).abs().max() > 1e-2
+    torch.testing.assert_close(exact, stem(x[..., :200, :156]), atol=1e-4, rtol=0)
+
+
+def test_strip_rows_follow_the_pixel_budget():
+    assert strip_rows(1024, 1 << 18) == 256
+    assert strip_rows(1000, 1 << 18) % 4 == 0
+    assert strip_rows(10_000, 1 << 18) == 4 * OVERLAP  # never thinner than the overlaps need
+
+
+def test_a_generator_of_another_layout_is_refused():
+    g = tiny_generator("instance")
+    g.model = g.model[1:]
+    with pytest.raises(ValueError, match="stride-2"):
+        split(g)
+
+
+@torch.inference_mode()
+def test_run_generator_picks_plain_strips_or_tiles_by_size_with_one_output(monkeypatch):
+    import manga_cyclegan.inference as inference
+
+    taken = []
+    for name in ("generate_in_strips", "generate_tiled"):
+        real = getattr(inference, name)
+        monkeypatch.setattr(inference, name, lambda *a, _real=real, _name=name, **k: taken.append(_name) or _real(*a, **k))
+    g, x = tiny_generator("instance"), page()  # 203 x 157 = 31871 pixels
+    plain = g(x)
+    for tile_pixels, strip_pixels, path in [(None, 40_000, None), (None, 20_000, "generate_in_strips"),
+                                            (20_000, 10_000, "generate_tiled")]:
+        taken.clear()
+        y = inference.run_generator(g, x, tile_pixels, strip_pixels)
+        assert taken[:1] == ([path] if path else [])
+        torch.testing.assert_close(y.float(), plain, atol=1e-4, rtol=0)
