@@ -9,13 +9,16 @@ states, all counted in the summary:
 - existing: its output is already there from an earlier run (`overwrite=false`), so an interrupted run resumes;
 - failed: unreadable or failing, with the reason; the run goes on, the exit code says so. In a chapter a failed
   page keeps its original bytes, so the chapter stays complete and in order.
+
+A chapter that is not a readable zip, is encrypted or is past its ArchiveLimits (a zip bomb) is one failure, refused
+from its central directory before anything is decompressed; archive members are read with a size cap and their
+names never become paths (output members are sanitized, staged pages are numbered).
 """
 
 from __future__ import annotations
 
 import glob
 import shutil
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -29,11 +32,17 @@ from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.data.color_detect import is_color_page
 from manga_cyclegan.data.pages import (
     ARCHIVE_EXTENSIONS,
+    DEFAULT_ARCHIVE_LIMITS,
     IMAGE_EXTENSIONS,
+    ArchiveLimits,
     PageReadError,
     PageRef,
+    check_archive_members,
+    is_hidden_member,
     is_image_name,
     list_files,
+    open_archive,
+    read_member,
     read_page,
     read_page_bytes,
 )
@@ -64,6 +73,7 @@ class OutputOptions:
     skip_color: bool = True
     color_threshold: float = 0.05
     max_pixels: int | None = 64_000_000
+    archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
 
 
 @dataclass
@@ -175,8 +185,9 @@ class ChapterSink:
         self.skip_all = output.exists() and not options.overwrite
         if options.overwrite and self.writer.staging.exists():
             shutil.rmtree(self.writer.staging)
-        with zipfile.ZipFile(source) as zf:  # BadZipFile: the caller reports the chapter as failed
-            self.members = [m for m in zf.infolist() if not m.is_dir() and not _hidden(m.filename)]
+        with open_archive(source, options.archive_limits) as zf:  # ArchiveError: the caller reports the chapter
+            check_archive_members(zf, source, options.archive_limits)
+            self.members = [m for m in zf.infolist() if not m.is_dir() and not is_hidden_member(m.filename)]
         self.formats = {}
         self.failed: set[int] = set()
 
@@ -203,31 +214,31 @@ class ChapterSink:
         self.failed.add(index)
 
     def close(self) -> None:
+        """Assemble the output chapter. Raises PageReadError when a member to copy through cannot be read (the
+        chapter is then not written; its staged pages stay for a rerun), OutputError when it cannot be written."""
         if self.skip_all:
             return
+        limits = self.options.archive_limits
         names: set[str] = set()
         members = []
-        for index, member in enumerate(self.members):
-            staged = self.writer.has(index) and index not in self.failed
-            name = safe_member_name(member.filename) or f"member_{index}"
-            if staged:
-                name = str(PurePosixPath(name).with_suffix(self._format(index)[1]))
-            name = _unique(name, names)
-            source = (lambda i=index: self.writer.staged(i).read_bytes()) if staged else \
-                (lambda m=member: _read_member(self.source, m))
-            members.append((name, member.date_time, source))
-        try:
-            self.writer.finish(members)
-        except OSError as e:
-            raise OutputError(f"cannot write {self.output}: {e.strerror or e}. "
-                              f"Check the free space and permissions of the output folder") from e
+        with open_archive(self.source, limits) as zf:
+            for index, member in enumerate(self.members):
+                staged = self.writer.has(index) and index not in self.failed
+                name = safe_member_name(member.filename) or f"member_{index}"
+                if staged:
+                    name = str(PurePosixPath(name).with_suffix(self._format(index)[1]))
+                name = _unique(name, names)
+                source = (lambda i=index: self.writer.staged(i).read_bytes()) if staged else \
+                    (lambda m=member: read_member(zf, m, self.source, limits))
+                members.append((name, member.date_time, source))
+            try:
+                self.writer.finish(members)
+            except OSError as e:
+                raise OutputError(f"cannot write {self.output}: {e.strerror or e}. "
+                                  f"Check the free space and permissions of the output folder") from e
 
     def _format(self, index: int) -> tuple[str, str]:
         return output_format(self.options.format, PurePosixPath(self.members[index].filename).suffix)
-
-
-def _hidden(name: str) -> bool:
-    return any(p.startswith(".") or p == "__MACOSX" for p in PurePosixPath(name.replace("\\", "/")).parts)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -236,11 +247,6 @@ def _unique(name: str, taken: set[str]) -> str:
         name, n = f"{stem}_{n}{suffix}", n + 1
     taken.add(name.lower())
     return name
-
-
-def _read_member(archive: Path, member: zipfile.ZipInfo) -> bytes:
-    with zipfile.ZipFile(archive) as zf:
-        return zf.read(member)
 
 
 def write(path: Path, data: bytes) -> None:
@@ -269,8 +275,8 @@ def plan(pattern: str, output: Path, options: OutputOptions) -> tuple[list, list
         if source.suffix.lower() in ARCHIVE_EXTENSIONS:
             try:
                 sinks.append(ChapterSink(source, target, options))
-            except (zipfile.BadZipFile, OSError, RuntimeError) as e:
-                broken.append((str(source), f"not a readable .cbz/.zip ({e}); re-create the archive"))
+            except PageReadError as e:
+                broken.append((str(source), f"{e.reason.rstrip('. ')}. {e.advice}"))
         else:
             sinks.append(PageSink(source, target, options))
     return sinks, broken
@@ -320,7 +326,7 @@ def predict_pages(
                 bar.update()
                 continue
             try:
-                rgb = read_page(ref, "RGB", max_pixels=options.max_pixels)
+                rgb = read_page(ref, "RGB", max_pixels=options.max_pixels, limits=options.archive_limits)
             except PageReadError as e:
                 sink.put_failed(index, ref)
                 summary.add("failed", ref, f"{e.reason.rstrip('. ')}. {e.advice}")
@@ -335,7 +341,10 @@ def predict_pages(
             if len(batch) >= batch_size:
                 flush()
         flush()
-        sink.close()
+        try:
+            sink.close()
+        except PageReadError as e:
+            summary.add("failed", sink.source, f"chapter not written: {e}")
     bar.close()
     return summary
 
@@ -349,7 +358,7 @@ def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterP
     raw = replace(settings, mode="raw", palette=None)
     for ref in refs[::step][:max_pages]:
         try:
-            rgb = read_page(ref, "RGB", max_pixels=options.max_pixels)
+            rgb = read_page(ref, "RGB", max_pixels=options.max_pixels, limits=options.archive_limits)
         except PageReadError:
             continue  # reported by the main pass
         if not (options.skip_color and is_color_page(rgb, options.color_threshold)):
@@ -381,6 +390,7 @@ def predict(cfg: DictConfig) -> Summary:
         skip_color=not cfg.force,
         color_threshold=cfg.color_threshold,
         max_pixels=cfg.max_pixels,
+        archive_limits=ArchiveLimits(cfg.max_archive_members, cfg.max_member_bytes, cfg.max_compression_ratio),
     )
     output_format(options.format, ".png")  # an unknown format fails here, before any work
     arch = {k: v for k, v in OmegaConf.to_container(cfg.arch).items() if v is not None}

@@ -43,9 +43,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD
+from manga_cyclegan.data.datasets import (
+    PageValDataset,
+    UnpairedEpochSampler,
+    UnpairedPageDataset,
+)
 from manga_cyclegan.data.pages import (
+    DEFAULT_ARCHIVE_LIMITS,
     DEFAULT_MAX_PIXELS,
     LABEL_EXTENSIONS,
+    ArchiveLimits,
     PageReadError,
     PageRef,
     list_pages,
@@ -56,7 +63,6 @@ from manga_cyclegan.data.transforms import (
     build_train_transform,
     resize_to_max_side,
 )
-from manga_cyclegan.data.datasets import PageValDataset, UnpairedEpochSampler, UnpairedPageDataset
 
 __all__ = [
     "LAYOUT_HELP",
@@ -74,7 +80,7 @@ LAYOUT_HELP = """Expected layout:
   ROOT/trainB/*.png    (color pages, domain B)
   ROOT/testA/*.png     (optional: B/W validation pages; otherwise `holdout` trainA pages are used)
   ROOT/testB/, ROOT/testLabels/, ROOT/meta.json   (optional: paired synthetic set)
-Pages: png/jpg/jpeg/webp/bmp/tif/tiff files or .cbz/.zip archives, sub-folders allowed.
+Pages: png/jpg/jpeg/webp/gif/bmp/tif/tiff files or .cbz/.zip archives, sub-folders allowed.
 Or set data.mixed=FOLDER to split one mixed folder into B/W and color automatically."""
 
 class UnreadablePagesWarning(UserWarning):
@@ -151,6 +157,9 @@ class UnpairedDataModule(pl.LightningDataModule):
         color_threshold: float = DEFAULT_COLOR_THRESHOLD,
         synthetic: dict | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_archive_members: int = DEFAULT_ARCHIVE_LIMITS.max_archive_members,
+        max_member_bytes: int = DEFAULT_ARCHIVE_LIMITS.max_member_bytes,
+        max_compression_ratio: float = DEFAULT_ARCHIVE_LIMITS.max_compression_ratio,
     ):
         super().__init__()
         root = str(root) if root is not None else None
@@ -183,6 +192,8 @@ class UnpairedDataModule(pl.LightningDataModule):
         self.color_threshold = float(color_threshold)
         self.synthetic = synthetic
         self.max_pixels = int(max_pixels)
+        self.archive_limits = ArchiveLimits(int(max_archive_members), int(max_member_bytes),
+                                            float(max_compression_ratio))
 
         # Missing root/mixed is reported by prepare_data()/setup(), not here: instantiating the
         # module from a config (e.g. to inspect it) must not need the data to exist.
@@ -301,7 +312,7 @@ class UnpairedDataModule(pl.LightningDataModule):
         like validation pages. Unreadable pages are skipped."""
         pages: list[PageRef] = []
         if self.root is not None and (self.root / "testB").is_dir():
-            pages = list_pages(self.root / "testB")
+            pages = list_pages(self.root / "testB", limits=self.archive_limits)
         if not pages:
             pages = self._domain_b()
         if not pages or max_pages <= 0:
@@ -310,7 +321,7 @@ class UnpairedDataModule(pl.LightningDataModule):
         out = []
         for j in pick:
             try:
-                rgb = read_page(pages[j], "RGB", max_pixels=self.max_pixels)
+                rgb = read_page(pages[j], "RGB", max_pixels=self.max_pixels, limits=self.archive_limits)
             except PageReadError as e:
                 log.warning("Skipping unreadable colour reference: %s", e)
                 continue
@@ -333,13 +344,13 @@ class UnpairedDataModule(pl.LightningDataModule):
         folder = self.root / name
         if not folder.is_dir():
             raise FileNotFoundError(f"Domain folder '{folder}' ({what}) does not exist.\n{LAYOUT_HELP}")
-        pages = list_pages(folder)
+        pages = list_pages(folder, limits=self.archive_limits)
         if not pages:
             raise ValueError(f"Domain folder '{folder}' ({what}) contains no pages.\n{LAYOUT_HELP}")
         return self._checked(pages, str(folder))
 
     def _checked(self, pages: list[PageRef], where: str) -> list[PageRef]:
-        ok, bad = probe_pages(pages, self.max_pixels)
+        ok, bad = probe_pages(pages, self.max_pixels, limits=self.archive_limits)
         self.unreadable_pages.extend(bad)
         _report_unreadable(f"'{where}'", bad, stacklevel=4)
         if not ok:
@@ -387,7 +398,7 @@ class UnpairedDataModule(pl.LightningDataModule):
         if self._test_a is None:
             self._test_a = []
             if self.root is not None and (self.root / "testA").is_dir():
-                pages = list_pages(self.root / "testA")
+                pages = list_pages(self.root / "testA", limits=self.archive_limits)
                 if pages:
                     self._test_a = self._checked(pages, str(self.root / "testA"))
         return self._test_a
@@ -410,7 +421,8 @@ class UnpairedDataModule(pl.LightningDataModule):
         tf_a = build_train_transform(1, self.crop_size, self.load_size, self.scale, self.flip)
         tf_b = build_train_transform(3, self.crop_size, self.load_size, self.scale, self.flip)
         self.train_dataset = UnpairedPageDataset(
-            train_a, train_b, tf_a, tf_b, length=self.epoch_size, seed=self.seed, max_pixels=self.max_pixels
+            train_a, train_b, tf_a, tf_b, length=self.epoch_size, seed=self.seed, max_pixels=self.max_pixels,
+            archive_limits=self.archive_limits,
         )
         log.info("Training on %d B/W and %d color pages, %d items per epoch",
                  len(train_a), len(train_b), len(self.train_dataset))
@@ -433,7 +445,7 @@ class UnpairedDataModule(pl.LightningDataModule):
             truths, labels = self._paired(names)
         self.val_page_refs = list(pages)
         self.val_dataset = PageValDataset(pages, names, self.val_max_size, truths=truths, labels=labels,
-                                          max_pixels=self.max_pixels)
+                                          max_pixels=self.max_pixels, archive_limits=self.archive_limits)
 
     def _paired(self, names: list[str]) -> tuple[list[PageRef], list[Path]]:
         """testB page and testLabels map with the same relative stem as each testA page."""
@@ -441,7 +453,7 @@ class UnpairedDataModule(pl.LightningDataModule):
         tb_dir, lab_dir = self.root / "testB", self.root / "testLabels"
         truth_by_key = {}
         if tb_dir.is_dir():
-            truth_by_key = {_page_key(r, tb_dir): r for r in list_pages(tb_dir)}
+            truth_by_key = {_page_key(r, tb_dir): r for r in list_pages(tb_dir, limits=self.archive_limits)}
         label_by_key: dict[str, Path] = {}
         for dirpath, dirnames, filenames in os.walk(lab_dir):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]

@@ -19,7 +19,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from manga_cyclegan.data.pages import DEFAULT_MAX_PIXELS, PageReadError, PageRef, read_label_map, read_page
+from manga_cyclegan.data.pages import (
+    DEFAULT_ARCHIVE_LIMITS,
+    DEFAULT_MAX_PIXELS,
+    ArchiveLimits,
+    PageReadError,
+    PageRef,
+    read_label_map,
+    read_page,
+)
 from manga_cyclegan.data.transforms import PageTransform, build_eval_transform
 from manga_cyclegan.images import from_uint8
 
@@ -78,6 +86,7 @@ class UnpairedPageDataset(Dataset):
         seed: int = 0,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         max_retries: int = 16,
+        archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     ):
         if not pages_a or not pages_b:
             raise ValueError("both domains need at least one page")
@@ -89,6 +98,7 @@ class UnpairedPageDataset(Dataset):
         self.seed = int(seed) & _MASK63
         self.max_pixels = max_pixels
         self.max_retries = max_retries
+        self.archive_limits = archive_limits
         self._streams = (_DomainStream(len(pages_a), self.seed, 0), _DomainStream(len(pages_b), self.seed, 1))
         # Shared memory so values written in the main process are seen by (persistent) workers
         # and worker-side counts are seen by the main process.
@@ -128,7 +138,7 @@ class UnpairedPageDataset(Dataset):
             ref = pages[idx]
             if ref not in self._bad:
                 try:
-                    return read_page(ref, mode, max_pixels=self.max_pixels)
+                    return read_page(ref, mode, max_pixels=self.max_pixels, limits=self.archive_limits)
                 except PageReadError as e:
                     self._bad.add(ref)
                     log.warning("Skipping unreadable training page (another page is used instead): %s", e)
@@ -204,24 +214,26 @@ class PageValDataset(Dataset):
         truths: Sequence[PageRef] | None = None,
         labels: Sequence[Path] | None = None,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     ):
         self.pages, self.names = list(pages), list(names)
         self.truths = list(truths) if truths is not None else None
         self.labels = list(labels) if labels is not None else None
         self.max_side = max_side
         self.max_pixels = max_pixels
+        self.archive_limits = archive_limits
         self.transform = build_eval_transform(1, max_side)
 
     def __len__(self) -> int:
         return len(self.pages)
 
     def _item(self, j: int) -> dict[str, Any]:
-        a = read_page(self.pages[j], "L", max_pixels=self.max_pixels)
+        a = read_page(self.pages[j], "L", max_pixels=self.max_pixels, limits=self.archive_limits)
         ta = self.transform(a)
         h, w = ta.shape[-2:]
         item: dict[str, Any] = {"A": ta, "name": self.names[j]}
         if self.truths is not None:
-            b = read_page(self.truths[j], "RGB", max_pixels=self.max_pixels)
+            b = read_page(self.truths[j], "RGB", max_pixels=self.max_pixels, limits=self.archive_limits)
             if b.shape[:2] != (h, w):
                 shrink = b.shape[0] * b.shape[1] > h * w
                 b = cv2.resize(b, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)

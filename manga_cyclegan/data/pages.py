@@ -11,6 +11,10 @@ Contracts
   Every failure is a :class:`PageReadError` that names the file (and archive member) and
   says how to fix it.
 * :func:`probe_page` / :func:`probe_pages` check a page cheaply (header only, no pixel decode).
+* Archives are untrusted input: :func:`open_archive` and :func:`check_archive_members` refuse zip bombs
+  (:class:`ArchiveLimits`: member count, declared size, compression ratio) and encrypted archives from the
+  central directory, before anything is decompressed, and :func:`read_member` reads every member with a size
+  cap. Member names are only ever looked up, never used as paths.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
+import threading
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,24 +39,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "ARCHIVE_EXTENSIONS",
-    "LABEL_EXTENSIONS",
+    "DEFAULT_ARCHIVE_LIMITS",
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "LABEL_EXTENSIONS",
+    "ArchiveError",
+    "ArchiveLimits",
     "PageReadError",
     "PageRef",
     "as_page_ref",
+    "check_archive_members",
+    "is_hidden_member",
     "is_image_name",
     "list_files",
     "list_pages",
     "natural_key",
+    "open_archive",
     "probe_page",
     "probe_pages",
     "read_label_map",
+    "read_member",
     "read_page",
     "read_page_bytes",
 ]
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+# .gif: old scanlations use it; an animated page gives its first frame.
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 ARCHIVE_EXTENSIONS = frozenset({".cbz", ".zip"})
 # Comic containers people will have but that we cannot read: warn instead of ignoring them.
 _UNSUPPORTED_CONTAINERS = frozenset({".cbr", ".rar", ".cb7", ".7z", ".cbt", ".pdf", ".epub"})
@@ -59,6 +74,26 @@ DEFAULT_MAX_PIXELS = 64_000_000
 
 _DIGITS = re.compile(r"(\d+)", re.ASCII)
 _DEFAULT_HINT = "Re-export the page as PNG/JPEG or remove it"
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Zip-bomb guards for .cbz/.zip archives; the field names are the config keys (predict.yaml, data/folder.yaml).
+
+    The defaults are far above any real chapter (a few hundred pages of a few MiB, compressed at most a few times
+    over, since the pages are JPEG/PNG already).
+    """
+
+    max_archive_members: int = 10_000
+    max_member_bytes: int = 256 * 2**20
+    max_compression_ratio: float = 200.0
+
+
+DEFAULT_ARCHIVE_LIMITS = ArchiveLimits()
+# Members below this size are never refused for their compression ratio: they cannot blow up memory, and small text
+# members (ComicInfo.xml, blank padding) compress far more than pages do.
+_RATIO_FLOOR_BYTES = 2**20
+_READ_CHUNK = 2**20
 
 
 # --------------------------------------------------------------------------- references
@@ -106,6 +141,8 @@ def as_page_ref(ref: PageRef | str | os.PathLike) -> PageRef:
 class PageReadError(Exception):
     """A page could not be read. ``ref`` is the page, ``reason`` a short human explanation."""
 
+    what = "page"
+
     def __init__(self, ref: PageRef | str | os.PathLike, reason: str, hint: str | None = None):
         self.ref = as_page_ref(ref)
         self.reason = reason
@@ -113,11 +150,18 @@ class PageReadError(Exception):
         if hint is None:
             hint = _DEFAULT_HINT + (" from the archive" if self.ref.member is not None else "")
         self.advice = hint  # the hint as shown, defaults filled in
-        super().__init__(f"Cannot read page '{self.ref}': {reason.rstrip('. ')}. {hint}.")
+        super().__init__(f"Cannot read {self.what} '{self.ref}': {reason.rstrip('. ')}. {hint}.")
 
     def __reduce__(self):
         # Keep the error picklable so it survives DataLoader worker processes intact.
         return (type(self), (self.ref, self.reason, self.hint))
+
+
+class ArchiveError(PageReadError):
+    """A whole .cbz/.zip is refused (corrupt, encrypted, or past an :class:`ArchiveLimits` limit); ``ref`` is the
+    archive, the reason names the member."""
+
+    what = "archive"
 
 
 # --------------------------------------------------------------------------- discovery
@@ -138,8 +182,14 @@ def _path_key(parts: Iterable[str]) -> tuple:
 
 
 def _skip_name(name: str) -> bool:
-    # Hidden files (".DS_Store", "._page1.png" AppleDouble files) and macOS resource forks.
-    return name.startswith(".") or name == "__MACOSX"
+    # Hidden files (".DS_Store", "._page1.png" AppleDouble files) and macOS resource forks; "." and ".." in a
+    # member name are path parts, not hidden files (the member is still a page, its name is sanitized on output).
+    return (name.startswith(".") and name not in (".", "..")) or name == "__MACOSX"
+
+
+def is_hidden_member(name: str) -> bool:
+    """An archive member that is not content: a hidden file or folder, or macOS metadata."""
+    return any(_skip_name(part) for part in PurePosixPath(name.replace("\\", "/")).parts)
 
 
 def is_image_name(name: str) -> bool:
@@ -150,36 +200,35 @@ def _is_archive(path: Path) -> bool:
     return path.suffix.lower() in ARCHIVE_EXTENSIONS
 
 
-def _archive_members(path: Path) -> list[str]:
+def _archive_members(path: Path, limits: ArchiveLimits) -> list[str]:
     """Image members of an archive in natural order (reads only the central directory)."""
     members = []
-    with zipfile.ZipFile(path) as zf:
+    with open_archive(path, limits) as zf:
+        check_archive_members(zf, path, limits)
         for info in zf.infolist():
             if info.is_dir():
                 continue
-            parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-            if not parts or any(_skip_name(p) for p in parts):
-                continue
-            if is_image_name(parts[-1]):
+            if not is_hidden_member(info.filename) and is_image_name(info.filename):
                 members.append(info.filename)
     members.sort(key=lambda m: _path_key(PurePosixPath(m.replace("\\", "/")).parts))
     return members
 
 
-def list_pages(folder: str | os.PathLike, *, strict: bool = False) -> list[PageRef]:
+def list_pages(folder: str | os.PathLike, *, strict: bool = False,
+               limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> list[PageRef]:
     """All pages under ``folder`` (recursive), in natural order.
 
     ``folder`` may also be a single image or a single .cbz/.zip. Raises ``FileNotFoundError``
     naming the folder when it does not exist, ``ValueError`` for a file that is neither an
-    image nor an archive. A corrupt archive is skipped with a warning (``strict=False``) or
-    raises :class:`PageReadError` (``strict=True``).
+    image nor an archive. A corrupt, encrypted or over-``limits`` archive is skipped with a
+    warning (``strict=False``) or raises :class:`ArchiveError` (``strict=True``).
     """
     root = Path(folder).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"Page folder not found: '{root}'")
     if root.is_file():
         if _is_archive(root):
-            return [PageRef(root, m) for m in _archive_members_checked(root, strict)]
+            return [PageRef(root, m) for m in _archive_members_checked(root, strict, limits)]
         if is_image_name(root.name):
             return [PageRef(root)]
         raise ValueError(
@@ -190,7 +239,7 @@ def list_pages(folder: str | os.PathLike, *, strict: bool = False) -> list[PageR
     pages: list[PageRef] = []
     for path in list_files(root):
         if _is_archive(path):
-            pages += [PageRef(path, m) for m in _archive_members_checked(path, strict)]
+            pages += [PageRef(path, m) for m in _archive_members_checked(path, strict, limits)]
         else:
             pages.append(PageRef(path))
     return pages
@@ -226,21 +275,122 @@ def list_files(folder: str | os.PathLike) -> list[Path]:
     return [path for _, path in keyed]
 
 
-def _archive_members_checked(path: Path, strict: bool) -> list[str]:
+def _archive_members_checked(path: Path, strict: bool, limits: ArchiveLimits) -> list[str]:
     try:
-        return _archive_members(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        err = PageReadError(PageRef(path), f"not a readable zip archive ({e})",
-                            hint="Re-create the archive or remove it")
+        return _archive_members(path, limits)
+    except ArchiveError as err:
         if strict:
-            raise err from e
+            raise
         warnings.warn(f"Skipping archive: {err}", stacklevel=3)
         return []
 
 
+# --------------------------------------------------------------------------- archives (untrusted input)
+_EOCD = struct.Struct("<4s4H2LH")  # zip end-of-central-directory record
+_EOCD_SIGNATURE = b"PK\x05\x06"
+
+
+def _declared_member_count(fh: IO[bytes]) -> int | None:
+    """The member count in the end-of-central-directory record, read before zipfile parses the whole central
+    directory (millions of members would cost gigabytes of ZipInfo objects). None when absent or zip64."""
+    size = fh.seek(0, os.SEEK_END)
+    tail_size = min(size, _EOCD.size + 0xFFFF)  # the record is followed by a comment of at most 64 KiB
+    fh.seek(size - tail_size)
+    tail = fh.read(tail_size)
+    at = tail.rfind(_EOCD_SIGNATURE)
+    if at < 0 or at + _EOCD.size > len(tail):
+        return None  # not a zip: zipfile says so next
+    count = _EOCD.unpack_from(tail, at)[4]
+    return None if count == 0xFFFF else count
+
+
+def _limit_hint(key: str) -> str:
+    return f"Remove it, or raise {key} (data.{key} for training) if the archive is genuine"
+
+
+def open_archive(path: Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> zipfile.ZipFile:
+    """Open a .cbz/.zip, refusing more than ``limits.max_archive_members`` members. Raises :class:`ArchiveError`
+    for that and for anything that is not a readable zip; the caller closes the archive."""
+    path = Path(path)
+    too_many = f"above max_archive_members={limits.max_archive_members} (a possible zip bomb)"
+    try:
+        with open(path, "rb") as fh:
+            declared = _declared_member_count(fh)
+        if declared is not None and declared > limits.max_archive_members:
+            raise ArchiveError(path, f"it declares {declared} members, {too_many}",
+                               hint=_limit_hint("max_archive_members"))
+        zf = zipfile.ZipFile(path)
+    except ArchiveError:
+        raise
+    except FileNotFoundError:
+        raise ArchiveError(path, "the archive does not exist (moved or deleted?)", hint="Re-list the pages") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ArchiveError(path, f"not a readable zip archive ({e})", hint="Re-create the archive or remove it") from e
+    if len(zf.infolist()) > limits.max_archive_members:  # a count the end record did not give (zip64) or lied about
+        zf.close()
+        raise ArchiveError(path, f"it has {len(zf.infolist())} members, {too_many}",
+                           hint=_limit_hint("max_archive_members"))
+    return zf
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo, limits: ArchiveLimits) -> None:
+    """Refuse, from the central directory alone, a member that is encrypted or would decompress past ``limits``."""
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise ArchiveError(path, f"member '{name}' is encrypted (password-protected)",
+                           hint="Re-create the archive without a password")
+    if info.file_size > limits.max_member_bytes:
+        raise ArchiveError(path, f"member '{name}' declares {info.file_size} bytes uncompressed, above "
+                                 f"max_member_bytes={limits.max_member_bytes} (a possible zip bomb)",
+                           hint=_limit_hint("max_member_bytes"))
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size >= _RATIO_FLOOR_BYTES and ratio > limits.max_compression_ratio:
+        raise ArchiveError(path, f"member '{name}' is compressed {ratio:.0f} to 1 ({info.compress_size} -> "
+                                 f"{info.file_size} bytes), above max_compression_ratio="
+                                 f"{limits.max_compression_ratio:g} (a possible zip bomb)",
+                           hint=_limit_hint("max_compression_ratio"))
+
+
+def check_archive_members(zf: zipfile.ZipFile, path: Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> None:
+    """Check every member (pages and the rest, which predict copies through). Raises :class:`ArchiveError`."""
+    for info in zf.infolist():
+        _check_member(Path(path), info, limits)
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path,
+                limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> bytes:
+    """A member's bytes, read in chunks and never more than its declared size or ``limits.max_member_bytes``
+    (zipfile stops at the declared size and then checks the CRC, so a member whose data decompresses to more than
+    it declares fails that check instead of filling memory). Raises :class:`PageReadError` naming the member."""
+    path = Path(path)
+    _check_member(path, info, limits)
+    ref = PageRef(path, info.filename)
+    cap = min(info.file_size, limits.max_member_bytes)
+    chunks, total = [], 0
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(min(_READ_CHUNK, cap + 1 - total)):
+                total += len(chunk)
+                if total > cap:
+                    raise PageReadError(ref, f"the member decompresses to more than {cap} bytes (its declared size "
+                                             f"{info.file_size}, max_member_bytes={limits.max_member_bytes})",
+                                        hint="Re-create the archive; it is damaged or forged")
+                chunks.append(chunk)
+    except PageReadError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise PageReadError(ref, f"the member's data does not match its declared size {info.file_size} and "
+                                 f"checksum ({e})", hint="Re-create the archive; it is damaged or forged") from e
+    except NotImplementedError as e:
+        raise PageReadError(ref, f"unsupported compression ({e})",
+                            hint="Re-create the archive with standard (deflate) compression") from e
+    return b"".join(chunks)
+
+
 # --------------------------------------------------------------------------- decoding
 @contextmanager
-def _open_source(ref: PageRef, whole: bool, zf: zipfile.ZipFile | None = None) -> Iterator[IO[bytes]]:
+def _open_source(ref: PageRef, whole: bool, zf: zipfile.ZipFile | None = None,
+                 limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> Iterator[IO[bytes]]:
     """Binary stream of the page's encoded bytes. ``whole`` reads archive members into memory
     (seeking inside a deflate stream is slow; decoders seek); header probes stream instead."""
     if ref.member is None:
@@ -257,10 +407,7 @@ def _open_source(ref: PageRef, whole: bool, zf: zipfile.ZipFile | None = None) -
     own = zf is None
     try:
         if own:
-            if not ref.path.exists():
-                raise PageReadError(ref, "the archive does not exist (moved or deleted?)",
-                                    hint="Re-list the pages")
-            zf = zipfile.ZipFile(ref.path)
+            zf = open_archive(ref.path, limits)
         try:
             info = zf.getinfo(ref.member)
         except KeyError:
@@ -269,9 +416,10 @@ def _open_source(ref: PageRef, whole: bool, zf: zipfile.ZipFile | None = None) -
         if info.file_size == 0:
             raise PageReadError(ref, "the archive member is empty (0 bytes)")
         if whole:
-            yield io.BytesIO(zf.read(info))
+            yield io.BytesIO(read_member(zf, info, ref.path, limits))
         else:
-            with zf.open(info) as fh:
+            _check_member(ref.path, info, limits)
+            with zf.open(info) as fh:  # the decoder reads the header only
                 yield fh
     except zipfile.BadZipFile as e:
         raise PageReadError(ref, f"corrupt archive ({e})", hint="Re-create the archive") from e
@@ -280,11 +428,29 @@ def _open_source(ref: PageRef, whole: bool, zf: zipfile.ZipFile | None = None) -
             zf.close()
 
 
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pil_pixel_limit_off(off: bool) -> Iterator[None]:
+    """Suspend PIL's process-wide bomb check (it raises at 179 MP, naming neither the page nor max_pixels) while a
+    header is parsed, so that ``max_pixels``, checked right after, is the one policy. The lock keeps concurrent
+    readers from restoring each other's value."""
+    if not off:
+        yield
+        return
+    with _PIL_LIMIT_LOCK:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
 def _open_checked(ref: PageRef, fh: IO[bytes], max_pixels: int | None) -> Image.Image:
     """Open the header only and refuse oversize images BEFORE any pixel is decoded."""
     try:
-        with warnings.catch_warnings():
-            # PIL's own (global, 89 MP) bomb check would warn/raise first; ours is the policy.
+        with warnings.catch_warnings(), _pil_pixel_limit_off(max_pixels is not None):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(fh)
     except Image.DecompressionBombError as e:
@@ -300,13 +466,14 @@ def _open_checked(ref: PageRef, fh: IO[bytes], max_pixels: int | None) -> Image.
             ref,
             f"image is {w}x{h} = {w * h / 1e6:.1f} megapixels, above max_pixels={max_pixels} "
             f"(refused before decoding as a possible decompression bomb)",
-            hint="Downscale the page, or raise max_pixels if it is genuine",
+            hint="Downscale the page, or raise max_pixels (data.max_pixels for training) if it is genuine",
         )
     return im
 
 
 def probe_page(ref: PageRef | str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               *, _zf: zipfile.ZipFile | None = None) -> tuple[int, int]:
+               *, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS, _zf: zipfile.ZipFile | None = None
+               ) -> tuple[int, int]:
     """Cheap validity check: parse the header (no pixel decode), enforce ``max_pixels``.
 
     Returns ``(width, height)`` as stored (before EXIF rotation). Raises :class:`PageReadError`.
@@ -314,7 +481,7 @@ def probe_page(ref: PageRef | str | os.PathLike, max_pixels: int | None = DEFAUL
     """
     ref = as_page_ref(ref)
     try:
-        with _open_source(ref, whole=False, zf=_zf) as fh:
+        with _open_source(ref, whole=False, zf=_zf, limits=limits) as fh:
             im = _open_checked(ref, fh, max_pixels)
             return im.size
     except PageReadError:
@@ -323,30 +490,34 @@ def probe_page(ref: PageRef | str | os.PathLike, max_pixels: int | None = DEFAUL
         raise PageReadError(ref, f"{type(e).__name__}: {e}") from e
 
 
-def probe_pages(refs: Iterable[PageRef], max_pixels: int | None = DEFAULT_MAX_PIXELS
+def probe_pages(refs: Iterable[PageRef], max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                *, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
                 ) -> tuple[list[PageRef], list[tuple[PageRef, str]]]:
     """Probe many pages, reusing one open handle per archive. Returns ``(ok, [(bad, reason)])``."""
     ok: list[PageRef] = []
     bad: list[tuple[PageRef, str]] = []
-    archives: dict[Path, zipfile.ZipFile | None] = {}
+    archives: dict[Path, zipfile.ZipFile | ArchiveError] = {}
     try:
         for ref in refs:
             zf = None
             if ref.member is not None:
                 if ref.path not in archives:
                     try:
-                        archives[ref.path] = zipfile.ZipFile(ref.path)
-                    except Exception:  # noqa: BLE001 - probe_page reports it per page
-                        archives[ref.path] = None
+                        archives[ref.path] = open_archive(ref.path, limits)
+                    except ArchiveError as e:  # every page of it is bad, for the same reason
+                        archives[ref.path] = e
                 zf = archives[ref.path]
+            if isinstance(zf, ArchiveError):
+                bad.append((ref, zf.reason))
+                continue
             try:
-                probe_page(ref, max_pixels, _zf=zf)
+                probe_page(ref, max_pixels, limits=limits, _zf=zf)
                 ok.append(ref)
             except PageReadError as e:
                 bad.append((ref, e.reason))
     finally:
         for zf in archives.values():
-            if zf is not None:
+            if isinstance(zf, zipfile.ZipFile):
                 zf.close()
     return ok, bad
 
@@ -357,6 +528,7 @@ def read_page(
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_side: int | None = None,
+    limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ) -> np.ndarray:
     """Decode a page to ``uint8``: ``HxW`` for ``mode="L"``, ``HxWx3`` for ``mode="RGB"``.
 
@@ -364,14 +536,14 @@ def read_page(
     any transparency on white, scales 16-bit data to 8-bit, and takes the first frame of
     animations. RGB->L uses PIL's Rec.601 luma. ``max_side`` optionally shrinks the result
     (INTER_AREA) so its long side is at most that; JPEGs are then decoded at reduced DCT scale
-    for speed. Pages above ``max_pixels`` are refused before decoding. Raises
-    :class:`PageReadError` on any failure.
+    for speed. Pages above ``max_pixels`` are refused before decoding, archive members past
+    ``limits`` before decompressing. Raises :class:`PageReadError` on any failure.
     """
     if mode not in ("L", "RGB"):
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
     ref = as_page_ref(ref)
     try:
-        with _open_source(ref, whole=True) as fh:
+        with _open_source(ref, whole=True, limits=limits) as fh:
             im = _open_checked(ref, fh, max_pixels)
             with im:
                 arr = _decode(im, mode, max_side)
@@ -388,11 +560,11 @@ def read_page(
     return arr
 
 
-def read_page_bytes(ref: PageRef | str | os.PathLike) -> bytes:
+def read_page_bytes(ref: PageRef | str | os.PathLike, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> bytes:
     """The page's encoded bytes as stored (for copying a page through unchanged). Raises :class:`PageReadError`."""
     ref = as_page_ref(ref)
     try:
-        with _open_source(ref, whole=True) as fh:
+        with _open_source(ref, whole=True, limits=limits) as fh:
             return fh.read()
     except PageReadError:
         raise
