@@ -1,9 +1,9 @@
 """Does a chapter palette (manga_cyclegan/consistency.py) make a run's colors more consistent across pages?
 
-    python benchmarks/chapter_consistency.py                          # the demo checkpoint, synthetic test set
+    python benchmarks/chapter_consistency.py --ckpt outputs/train/runs/<date>/checkpoints/last.ckpt   # demo run
     python benchmarks/chapter_consistency.py --ckpt PATH --bootstrap 0 --json out.json
     # a second chapter: 24 other test pages, drawn with seed 1 (generated into the given folder on first use)
-    python benchmarks/chapter_consistency.py data.root=/tmp/synthetic_seed1 data.synthetic.seed=1 \
+    python benchmarks/chapter_consistency.py --ckpt PATH data.root=/tmp/synthetic_seed1 data.synthetic.seed=1 \
         data.synthetic.n_train_a=2 data.synthetic.n_train_b=2
 
 The 24 pages of the synthetic test set are one chapter. They are built as `python -m manga_cyclegan.evaluate`
@@ -50,7 +50,6 @@ from manga_cyclegan.inference import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CKPT = Path("/work/artifacts/demo_last.ckpt")
 # (mode, k, strength) of each "model + ..." row.
 VARIANTS = [
     ("hue", 4, 1.0),
@@ -175,7 +174,7 @@ def timing(raw: list[np.ndarray], bw: list[np.ndarray], side: int = 1024) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ckpt", type=Path, default=DEFAULT_CKPT)
+    parser.add_argument("--ckpt", type=Path, required=True, help="a checkpoint of `python train.py` (the demo)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bootstrap", type=int, default=200, help="page resamples for the intervals (0: none)")
     parser.add_argument("--json", type=Path, help="also write the tables here")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
+import os
 import resource
 import statistics
 import subprocess
@@ -49,12 +51,17 @@ def make_page(height: int, width: int):
 
 def child(args) -> dict:
     """One configuration, measured in this process."""
-    import numpy as np
     import torch
     from PIL import Image
 
     from manga_cyclegan.data.pages import read_page
-    from manga_cyclegan.inference import Colorizer, InferenceSettings, colorize_batch, resolve_precision
+    from manga_cyclegan.inference import (
+        Colorizer,
+        InferenceSettings,
+        colorize_batch,
+        resolve_precision,
+        working_shape,
+    )
     from manga_cyclegan.nets import ResnetGenerator
     from manga_cyclegan.page_output import encode_page
 
@@ -82,9 +89,7 @@ def child(args) -> dict:
 
     once()  # warm-up: oneDNN picks and compiles its kernels for these shapes
     seconds = [once() for _ in range(args.repeats)]
-    working = colorize_batch(colorizer, [np.zeros((height, width), np.uint8)], InferenceSettings(
-        mode="raw", working_size=settings.working_size, tile_pixels=None))[0].shape[:2] if args.mode == "lines" \
-        else (height, width)
+    working = working_shape(height, width, colorizer.short_side, settings.working_size)
     return {
         "model": args.model, "size": args.size, "mode": args.mode, "precision": precision,
         "working": f"{working[0]}x{working[1]}", "tile_pixels": args.tile_pixels,
@@ -98,7 +103,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["1456x1024", "2059x1448"], help="HxW pages")
     parser.add_argument("--modes", nargs="+", default=["lines", "raw"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"])
-    parser.add_argument("--tile-pixels", type=int, default=1048576, help="0: never tile")
+    parser.add_argument("--tile-pixels", type=int, default=4194304, help="as conf/predict.yaml; 0: never tile")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -121,12 +126,19 @@ def main() -> None:
                 rows.append(json.loads(out.strip().splitlines()[-1]))
                 print(f"  measured {size} {mode} {rows[-1]['precision']}", file=sys.stderr)
 
-    header = f"{'page':>10} {'mode':>5} {'precision':>9} {'working':>10} {'s/page':>7} {'peak RSS MiB':>12} {'page MiB':>8}"
-    print(f"Colorizing one page, {args.model} generator ({MODELS[args.model]}), tile_pixels={args.tile_pixels}")
-    print(header)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from machine_peak import peak_line
+
+    print(peak_line())
+    print(f"Colorizing one page, {args.model} generator ({MODELS[args.model]}), tile_pixels={args.tile_pixels}; "
+          f"per MP: per megapixel the generator works on")
+    header = (f"{'page':>10} {'mode':>5} {'precision':>9} {'working':>10} {'s/page':>7} {'s/MP':>6} "
+              f"{'peak RSS MiB':>12} {'page MiB':>8} {'MiB/MP':>7}")
+    print(header + "\n" + "-" * len(header))
     for r in rows:
+        mp = math.prod(int(v) for v in r["working"].split("x")) / 1e6
         print(f"{r['size']:>10} {r['mode']:>5} {r['precision']:>9} {r['working']:>10} {r['seconds']:7.2f} "
-              f"{r['peak_rss_mib']:12.0f} {r['page_mib']:8.0f}")
+              f"{r['seconds'] / mp:6.2f} {r['peak_rss_mib']:12.0f} {r['page_mib']:8.0f} {r['page_mib'] / mp:7.0f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

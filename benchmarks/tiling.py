@@ -7,7 +7,8 @@
 Parts:
 - falloff: the effective receptive field: the generator on one window of a page (untiled statistics), the largest
   error of the window's pixels at least d pixels from its cut edges, for a range of d.
-- error: B/W test pages of the synthetic set (256x320), tiled with small tiles to stand in for large pages; every
+- error: B/W test pages of the synthetic set (256x320, --page-size), tiled with small tiles to stand in for large
+  pages; every
   norm-statistics method x blend x tile/overlap, error of the tiled output against the untiled forward in 0..255
   units (mean and max over pixels and channels), and the seconds of the statistics passes.
 - large: a 1456x1024 synthetic page drawn at that size through the full-size generator, tile 512: error and seconds.
@@ -15,8 +16,7 @@ Parts:
   loading model and page) and median seconds, untiled vs tiled, fp32 and bf16 autocast.
 
 Models: "demo" is G_AB of a trained demo checkpoint (--demo-ckpt; ngf 32, 6 blocks), "full" a random-init
-ResnetGenerator(1, 3, ngf=64, n_blocks=9) (the paper's generator). The test pages come from data/synthetic, which
-`python train.py` (or any use of the synthetic set) writes.
+ResnetGenerator(1, 3, ngf=64, n_blocks=9) (the paper's generator).
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from manga_cyclegan.data.synthetic import make_page, render_page
 from manga_cyclegan.images import from_uint8
@@ -54,8 +52,8 @@ from manga_cyclegan.tiling import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT: Path | None = None  # --demo-ckpt
-TEST_PAGES = ROOT / "data" / "synthetic" / "testA"
-LARGE_SIZE = (1456, 1024)
+TEST_SIZE = (256, 320)  # --page-size: the synthetic set's test pages
+LARGE_SIZE = (1456, 1024)  # --large-size
 # Statistics methods compared: the module's own and the oracle.
 PARTS = ("falloff", "error", "large", "memory")
 STAT_METHODS = (*METHODS, "oracle")
@@ -78,7 +76,8 @@ def load_model(name: str) -> torch.nn.Module:
 
 
 def test_page(index: int) -> torch.Tensor:
-    return from_uint8(np.array(Image.open(TEST_PAGES / f"page_{index:04d}.png").convert("L"))).unsqueeze(0)
+    """B/W test page `index` of the synthetic set, drawn at TEST_SIZE."""
+    return from_uint8(render_page(*make_page(0, "test", index, *TEST_SIZE))[1]).unsqueeze(0)
 
 
 def large_page() -> torch.Tensor:
@@ -281,6 +280,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["full"], choices=["demo", "full"])
     parser.add_argument("--demo-ckpt", type=Path, default=None, help="checkpoint for --models demo")
     parser.add_argument("--pages", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--page-size", default="256x320", help="HxW of the test pages")
+    parser.add_argument("--large-size", default="1456x1024", help="HxW of the large page")
     parser.add_argument("--settings", nargs="+", default=["96/48", "128/32", "128/64"], help="tile/overlap pairs")
     parser.add_argument("--methods", nargs="+", default=list(STAT_METHODS), choices=STAT_METHODS)
     parser.add_argument("--blends", nargs="+", default=list(BLENDS), choices=list(BLENDS))
@@ -296,8 +297,10 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global DEMO_CHECKPOINT
+    global DEMO_CHECKPOINT, TEST_SIZE, LARGE_SIZE
     DEMO_CHECKPOINT = args.demo_ckpt
+    TEST_SIZE = tuple(int(v) for v in args.page_size.split("x"))
+    LARGE_SIZE = tuple(int(v) for v in args.large_size.split("x"))
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
