@@ -363,7 +363,8 @@ class UnpairedDataModule(pl.LightningDataModule):
         assert self.mixed is not None and self.split_dir is not None
         if not self.mixed.exists():
             raise FileNotFoundError(f"Mixed folder '{self.mixed}' does not exist")
-        return split_mixed_folder(self.mixed, self.split_dir, self.color_threshold, max_pixels=self.max_pixels)
+        return split_mixed_folder(self.mixed, self.split_dir, self.color_threshold, max_pixels=self.max_pixels,
+                                  limits=self.archive_limits)
 
     def _domain_a(self) -> list[PageRef]:
         """All readable domain-A pages (trainA, or the B/W part of the mixed folder)."""

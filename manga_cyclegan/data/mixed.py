@@ -20,7 +20,10 @@ from pathlib import Path
 
 from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD, chroma_stats
 from manga_cyclegan.data.pages import (
+    DEFAULT_ARCHIVE_LIMITS,
     DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    ArchiveLimits,
     PageReadError,
     PageRef,
     list_pages,
@@ -60,6 +63,7 @@ def split_mixed_folder(
     threshold: float = DEFAULT_COLOR_THRESHOLD,
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     reuse: bool = True,
 ) -> tuple[list[PageRef], list[PageRef]]:
     """Classify every page of ``folder`` with the colour detector.
@@ -73,9 +77,10 @@ def split_mixed_folder(
     # Absolute paths in split.json: the lists stay valid if the working directory changes.
     folder = Path(folder).expanduser().resolve()
     out = Path(out_dir).expanduser()
-    pages = list_pages(folder)
+    pages = list_pages(folder, limits=limits)
     if not pages:
-        raise ValueError(f"Mixed folder '{folder}' contains no pages (png/jpg/jpeg/webp/bmp/tif/tiff or .cbz/.zip)")
+        raise ValueError(f"Mixed folder '{folder}' contains no pages "
+                         f"({'/'.join(sorted(e[1:] for e in IMAGE_EXTENSIONS))} or .cbz/.zip)")
 
     folder_id = str(folder)
     if reuse:
@@ -92,7 +97,7 @@ def split_mixed_folder(
     bad: list[tuple[PageRef, str]] = []
     for ref in pages:
         try:
-            rgb = read_page(ref, "RGB", max_pixels=max_pixels, max_side=_DETECT_MAX_SIDE)
+            rgb = read_page(ref, "RGB", max_pixels=max_pixels, max_side=_DETECT_MAX_SIDE, limits=limits)
         except PageReadError as e:
             bad.append((ref, e.reason))
             continue
