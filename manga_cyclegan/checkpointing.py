@@ -1,0 +1,76 @@
+"""Checkpoints written so that a crash while writing never leaves `last.ckpt` unreadable.
+
+Lightning 2.6's TorchCheckpointIO serializes into memory and lets fsspec write the bytes to a file made by
+`tempfile.mkstemp()` in the *system* temp folder, then `shutil.move`s it over the target. That is an atomic rename
+only when the temp folder and the run folder share a file system; otherwise (a tmpfs /tmp, a network or scratch
+disk for outputs) the move copies the bytes into `last.ckpt` itself, and a crash during the copy truncates it.
+Nothing is fsynced, and a kill mid-write leaves a checkpoint-sized orphan in /tmp.
+
+Here the temp file sits in the checkpoint's own folder (so `os.replace` is always a rename, atomic on POSIX and
+Windows), is fsynced before the rename, and the folder is fsynced after it. Temp files left by a killed process
+are removed on the next save of the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins import TorchCheckpointIO
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(path: Path) -> str:
+    """Temp files of `path` are hidden siblings: `.last.ckpt.<random>.tmp`."""
+    return f".{path.name}."
+
+
+def stale_temp_files(path: Path) -> list[Path]:
+    """Temp files of `path` left behind by a process killed while it wrote them."""
+    return sorted(path.parent.glob(f"{temp_prefix(path)}*{TEMP_SUFFIX}"))
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (no-op where folders cannot be opened, e.g. Windows)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save_atomically(checkpoint: dict[str, Any], path: Path) -> None:
+    """torch.save `checkpoint` to `path`: readers see the old file or the complete new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temp_files(path):
+        stale.unlink(missing_ok=True)
+    temp = path.parent / f"{temp_prefix(path)}{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    # 0o666 through the umask, like any new file (mkstemp's 0o600 would hide checkpoints from a shared group).
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException as err:
+        temp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(temp)  # a failed write (disk full) names no file; the caller reports the folder
+        raise
+    fsync_folder(path.parent)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's CheckpointIO for local paths, with `save_atomically`; remote URLs keep Lightning's writer."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options=storage_options)
+        save_atomically(checkpoint, Path(path))
