@@ -34,6 +34,7 @@ from functools import partial
 import pytorch_lightning as pl
 import torch
 import torchvision
+from pytorch_lightning.utilities import rank_zero_warn
 
 from manga_cyclegan.evaluation import score_pages
 from manga_cyclegan.image_pool import ImagePool
@@ -91,6 +92,9 @@ class CycleGAN(pl.LightningModule):
         self.pool_B = ImagePool(pool_size, seed=seed + 1)
         self._val_pages: list[dict] = []
         self._color_references = None
+        self._step_rng: dict | None = None  # the training steps' own generator states (see _global_rng)
+        self._outside_rng: dict = {}
+        self._saved_rng: dict | None = None
 
     # ---- the colorizer -------------------------------------------------------------------------------------
     def forward(self, real_A: torch.Tensor) -> torch.Tensor:
@@ -205,15 +209,59 @@ class CycleGAN(pl.LightningModule):
         scores = score_pages(pages, meta=getattr(datamodule, "meta", None), references=self._color_references)
         self.log_dict({f"val/{k}": float(v) for k, v in scores.items()}, sync_dist=True)
 
-    # ---- checkpoints: the pools are training state too ------------------------------------------------------
+    # ---- checkpoints: the pools and the RNG are training state too ------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
+        checkpoint["rng"] = self._rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         pools = checkpoint.get("image_pools")
         if pools:
             self.pool_A.load_state_dict(pools["A"], self.device)
             self.pool_B.load_state_dict(pools["B"], self.device)
+        self._saved_rng = checkpoint.get("rng")  # taken up in on_train_start, where the rank is known
+
+    # Dropout (model.dropout) draws from torch's global generator, which Lightning neither saves nor keeps
+    # apart from the DataLoaders (each new iterator draws a worker base seed from it, at points that differ
+    # between a fresh epoch and a resumed one). So the training steps run on their own copy of the global
+    # generator, swapped in around each batch; each process's copy is saved in the checkpoint and restored,
+    # and the steps after a resume draw what they would have drawn. Data pairing, augmentation and the
+    # pools have their own seeded generators.
+    def _global_rng(self) -> dict:
+        states = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            states["cuda"] = torch.cuda.get_rng_state(self.device)
+        return states
+
+    def _set_global_rng(self, states: dict) -> None:
+        torch.set_rng_state(states["torch"])
+        if "cuda" in states and self.device.type == "cuda":
+            torch.cuda.set_rng_state(states["cuda"], self.device)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        self._outside_rng = self._global_rng()
+        if self._step_rng is not None:
+            self._set_global_rng(self._step_rng)
+
+    def on_train_batch_end(self, outputs, batch: dict, batch_idx: int) -> None:
+        self._step_rng = self._global_rng()
+        self._set_global_rng(self._outside_rng)
+
+    def _rng_states(self) -> dict:
+        """{"torch": [world, n] uint8, "cuda": [world, m] if on GPU}: every process's training-step generator."""
+        states = self._step_rng or self._global_rng()
+        if self.trainer.world_size == 1:
+            return {k: v.unsqueeze(0) for k, v in states.items()}
+        return {k: self.all_gather(v.to(self.device)).cpu() for k, v in states.items()}
+
+    def on_train_start(self) -> None:
+        saved, self._saved_rng = self._saved_rng, None
+        if not saved:
+            return
+        if saved["torch"].shape[0] != self.trainer.world_size:
+            rank_zero_warn("Resumed on another number of processes: dropout will not draw as the first run did.")
+            return
+        self._step_rng = {k: v[self.global_rank] for k, v in saved.items()}
 
     # ---- logging --------------------------------------------------------------------------------------------
     @torch.no_grad()
