@@ -11,14 +11,16 @@ import hydra
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (registers the config resolvers)
-from manga_cyclegan.training import train
+from manga_cyclegan.training import errors_reported_in_one_line, startup_errors_explained, train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    with errors_reported_in_one_line():
+        metrics = train(cfg)
     return metrics.get(cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":
-    main()
+    with startup_errors_explained():
+        main()

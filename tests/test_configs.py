@@ -122,7 +122,20 @@ def test_optuna_search_runs_trials_and_optimizes_the_returned_metric(tmp_path, t
     assert "best_params" in results and "best_value" in results
 
 
-def test_config_errors_fail_before_any_work(tmp_path):
-    proc = run_script("train.py", ["model.no_such_key=1", f"hydra.run.dir={tmp_path}"], check=False)
-    assert proc.returncode != 0 and "no_such_key" in proc.stderr
-    assert not (tmp_path / "checkpoints").exists()
+CONFIG_HINT = "`python train.py --cfg job [overrides]` prints the composed config"
+
+
+@pytest.mark.parametrize("overrides, named, hint", [
+    (["model.no_such_key=1"], ["no_such_key"], True),  # Hydra's own message, then the hint
+    (["model.ngf=abc"], ["model.ngf='abc' has the wrong type", "expects int"], True),  # checked by train()
+    (["experiment=custom", "data.root=/no/such/folder"], ["/no/such/folder does not exist", "ROOT/trainA/",
+                                                          "ROOT/trainB/"], False),  # the layout instead
+], ids=["unknown_key", "wrong_type", "missing_data_root"])
+def test_config_errors_fail_before_any_work(overrides, named, hint, tmp_path):
+    proc = run_script("train.py", [*overrides, f"hydra.run.dir={tmp_path}"], check=False)
+    assert proc.returncode == 2
+    for text in named:
+        assert text in proc.stderr
+    assert (CONFIG_HINT in proc.stderr) == hint
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "tensorboard").exists()

@@ -1,5 +1,7 @@
 """Training when things go wrong, made to happen for real: a run killed mid-epoch and resumed, a crash while a
-checkpoint is written.
+checkpoint is written, an output folder that cannot be written. (Config errors: test_configs.py.)
+
+The callbacks below are test-only fault injectors, added to a run's config with `+callbacks.NAME={...}`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,36 @@ import time
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from manga_cyclegan.checkpointing import AtomicCheckpointIO, save_atomically, stale_temp_files
+from manga_cyclegan.training import RunError
+from manga_cyclegan.training import train as train_from_config
 from tests.conftest import REPO, run_script
 
+HERE = "tests.test_reliability_training"
 BATCHES = 6  # per epoch on the tiny set: max(#trainA, #trainB); two optimizer steps (global steps) each
+
+
+# ---- fault injectors (Lightning callbacks, instantiated by the run) --------------------------------------
+class CheckpointFolderTurnsIntoAFile(pl.Callback):
+    """At the end of the first epoch, just before its checkpoint is written (ModelCheckpoint runs last), the
+    checkpoint folder is replaced by a file, as when the disk under it goes away: the write fails for real."""
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        folder = Path(trainer.checkpoint_callback.dirpath)
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+        folder.write_text("")
+
+
+def injector(name: str, cls: type, **kwargs) -> str:
+    """The override that adds callback `cls(**kwargs)` to a run (numbers and lists of numbers only)."""
+    args = ",".join(f"{k}:{v}".replace(" ", "") for k, v in kwargs.items())
+    return f"+callbacks.{name}={{_target_:{HERE}.{cls.__name__}{',' if args else ''}{args}}}"
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------
@@ -31,6 +56,15 @@ def load(path: Path) -> dict:
 
 def train(run_dir: Path, overrides: list[str], *extra: str, check: bool = True) -> subprocess.CompletedProcess:
     return run_script("train.py", [*overrides, f"hydra.run.dir={run_dir}", *extra], check=check)
+
+
+def train_in_process(run_dir: Path, overrides: list[str]) -> dict[str, float]:
+    """train(cfg) in this process, for cases whose command-line reporting another test covers: saves the
+    seconds a fresh interpreter takes to import Lightning."""
+    from tests.test_configs import compose_train
+
+    quiet = ["~callbacks.progress_bar", "+trainer.enable_progress_bar=false"]
+    return train_from_config(compose_train([*overrides, *quiet], run_dir))
 
 
 def scalars(run_dir: Path, tag: str) -> dict[int, float]:
@@ -190,3 +224,43 @@ def test_trainers_from_the_configs_write_checkpoints_atomically(trainer, tmp_pat
     assert any(plugin._target_ == "manga_cyclegan.checkpointing.AtomicCheckpointIO" for plugin in cfg.trainer.plugins)
     built = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(built.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+# ---- 5. output folder not writable --------------------------------------------------------------------------
+def unwritable_folder(tmp_path: Path, kind: str) -> Path:
+    if kind == "under_a_file":  # mkdir fails with NotADirectoryError, for root too
+        (tmp_path / "a_file").write_text("")
+        return tmp_path / "a_file" / "run"
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        (folder / "probe").write_text("")
+    except PermissionError:
+        return folder
+    pytest.skip("chmod does not stop this user (root) from writing; the under_a_file case covers it")
+
+
+@pytest.mark.parametrize("kind", ["under_a_file", "read_only"])
+def test_unwritable_output_folder_fails_at_once_with_one_line(kind, tmp_path, tiny_overrides):
+    folder = unwritable_folder(tmp_path, kind)
+    try:
+        proc = train(folder, tiny_overrides, check=False)
+    finally:
+        if kind == "read_only":
+            folder.chmod(0o700)
+    assert proc.returncode == 2
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"Error: Cannot write to the output folder {folder}")
+    assert "check free space and permissions" in message
+
+
+def test_checkpoint_folder_failing_during_training_is_reported_as_a_folder_problem(tmp_path, tiny_overrides):
+    # In process: train.py prints a RunError as one line (exit code 2), as the config-error tests show.
+    run_dir = tmp_path / "run"
+    breaks = injector("breaks_checkpoints", CheckpointFolderTurnsIntoAFile)
+    with pytest.raises(RunError) as failure:
+        train_in_process(run_dir, [*tiny_overrides, "trainer.max_epochs=2", breaks])
+    assert str(failure.value) == (f"Cannot write to the output folder {run_dir / 'checkpoints'} (File exists): check "
+                                  f"free space and permissions there, or write elsewhere with hydra.run.dir=FOLDER.")
+    assert isinstance(failure.value.__cause__, FileExistsError)  # the real error of the checkpoint write
