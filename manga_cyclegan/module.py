@@ -24,11 +24,19 @@ Discriminator phase (G frozen), on real pages and on fakes drawn from a pool of 
     L_D_B = (E[(D_B(real_B) - 1)^2] + E[D_B(pool_B(fake_B))^2]) / 2,   likewise L_D_A.
 
 Learning rate: Adam(lr, betas) constant for `epochs_constant` epochs, then linearly down for `epochs_decay`.
+
+Non-finite losses: before each phase's backward, one isfinite check on its summed loss (agreed by all DDP
+processes). If it fails, `nonfinite="stop"` raises NonFiniteLossError naming the losses and the step, with no
+optimizer step taken; `nonfinite="skip"` skips the step (a generator-phase failure skips the whole step, pools
+included; a discriminator-phase one skips the D update), counts it, and stops after `max_nonfinite_skips`
+consecutive skips.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import math
 from functools import partial
 
 import pytorch_lightning as pl
@@ -42,7 +50,14 @@ from manga_cyclegan.images import to_gray, to_rgb, to_uint8
 from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
 
+log = logging.getLogger(__name__)
+
 CHANNELS_A, CHANNELS_B = 1, 3
+NONFINITE_MODES = ("stop", "skip")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss was NaN or Inf: the run stops before any optimizer step with it, keeping its checkpoints."""
 
 
 def linear_decay(epoch: int, epochs_constant: int, epochs_decay: int) -> float:
@@ -78,8 +93,12 @@ class CycleGAN(pl.LightningModule):
         image_log_every_n_batches: int = 200,
         val_samples: int = 4,
         seed: int = 0,
+        nonfinite: str = "stop",
+        max_nonfinite_skips: int = 10,
     ):
         super().__init__()
+        if nonfinite not in NONFINITE_MODES:
+            raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {nonfinite!r}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         gen = partial(ResnetGenerator, ngf=ngf, n_blocks=n_blocks, norm=norm, upsample=upsample, dropout=dropout)
@@ -92,6 +111,8 @@ class CycleGAN(pl.LightningModule):
         self.pool_B = ImagePool(pool_size, seed=seed + 1)
         self._val_pages: list[dict] = []
         self._color_references = None
+        self.nonfinite_skips = 0  # steps skipped for a non-finite loss, over the whole run (resumes included)
+        self._consecutive_skips = 0
         self._step_rng: dict | None = None  # the training steps' own generator states (see _global_rng)
         self._outside_rng: dict = {}
         self._saved_rng: dict | None = None
@@ -149,6 +170,8 @@ class CycleGAN(pl.LightningModule):
         with self.toggled_optimizer(opt_g):  # D_A, D_B get no gradients in this phase
             g_losses, images = self.generator_losses(real_A, real_B)
             loss_G = sum(g_losses.values())
+            if not self._finite_or_skipped(loss_G, g_losses, "generator", batch_idx):
+                return  # the fakes may be non-finite too: keep them out of the pools and the D phase
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(loss_G)
             opt_g.step()
@@ -156,15 +179,60 @@ class CycleGAN(pl.LightningModule):
         with self.toggled_optimizer(opt_d):  # G_AB, G_BA get no gradients in this phase
             d_losses = self.discriminator_losses(images)
             loss_D = sum(d_losses.values())
+            if not self._finite_or_skipped(loss_D, d_losses, "discriminator", batch_idx):
+                return
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_D)
             opt_d.step()
+        self._consecutive_skips = 0
 
         n = real_A.shape[0]
         self.log_dict({f"loss/{k}": v.detach() for k, v in {**g_losses, **d_losses}.items()}, batch_size=n)
         self.log_dict({"loss/G": loss_G.detach(), "loss/D": loss_D.detach()}, prog_bar=True, batch_size=n)
         if batch_idx % max(1, self.hparams.image_log_every_n_batches) == 0:
             self._log_grid("train/samples", images)
+
+    # ---- non-finite losses ----------------------------------------------------------------------------------
+    def _finite_or_skipped(self, total: torch.Tensor, losses: dict, phase: str, batch_idx: int) -> bool:
+        """True if this phase may step. Else stops the run or counts a skipped step (model.nonfinite).
+        Cheap when all is well: one isfinite and one (DDP: reduced) flag per phase; per-loss values are only
+        looked at when the sum is not finite."""
+        failing = int(self._count_across_processes(~torch.isfinite(total.detach())))  # processes
+        if failing == 0:
+            return True
+        message = self._nonfinite_message(losses, phase, batch_idx, failing)
+        if self.hparams.nonfinite == "stop":
+            raise NonFiniteLossError(f"{message} The run stops (model.nonfinite=skip skips such steps instead).")
+        self.nonfinite_skips += 1
+        self._consecutive_skips += 1
+        if self._consecutive_skips > self.hparams.max_nonfinite_skips:
+            raise NonFiniteLossError(
+                f"{message} That is {self._consecutive_skips} non-finite steps in a row "
+                f"(model.max_nonfinite_skips={self.hparams.max_nonfinite_skips}): the run stops."
+            )
+        if self.trainer.is_global_zero:
+            log.warning("%s Step skipped (%d so far).", message, self.nonfinite_skips)
+        return False
+
+    def _count_across_processes(self, flags: torch.Tensor) -> torch.Tensor:
+        """Sum boolean flags over DDP processes, so that every process takes the same decision."""
+        flags = flags.to(torch.int32)
+        if self.trainer.world_size > 1:
+            flags = self.trainer.strategy.reduce(flags, reduce_op="sum")
+        return flags
+
+    def _nonfinite_message(self, losses: dict, phase: str, batch_idx: int, failing: int) -> str:
+        """Which losses are not finite (this process's values; names only for the other processes') and where."""
+        flags = torch.stack([~torch.isfinite(v.detach()) for v in losses.values()])
+        processes = self._count_across_processes(flags).tolist()  # per loss: on how many processes
+        bad = {name: float(losses[name].detach()) for name, n in zip(losses, processes) if n}
+        names = ", ".join(f"{name}={value:.4g}" if not math.isfinite(value) else f"{name} (on another process)"
+                          for name, value in bad.items())
+        world = self.trainer.world_size
+        where = f" on {failing} of {world} processes" if world > 1 else ""
+        last = getattr(self.trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
+        return (f"Non-finite loss at global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx}), "
+                f"{phase} phase{where}: {names}. No optimizer step was taken with it; last good checkpoint: {last}.")
 
     def on_train_epoch_start(self) -> None:
         # The LR is a function of the epoch. Catching the schedulers up here, rather than stepping them at epoch
@@ -173,6 +241,10 @@ class CycleGAN(pl.LightningModule):
             while scheduler.last_epoch < self.current_epoch:
                 scheduler.step()
         self.log("lr", self.optimizers()[0].param_groups[0]["lr"])
+
+    def on_train_epoch_end(self) -> None:
+        if self.hparams.nonfinite == "skip":
+            self.log("train/nonfinite_skips", float(self.nonfinite_skips))
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -212,6 +284,7 @@ class CycleGAN(pl.LightningModule):
     # ---- checkpoints: the pools and the RNG are training state too ------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
+        checkpoint["nonfinite_skips"] = {"total": self.nonfinite_skips, "consecutive": self._consecutive_skips}
         checkpoint["rng"] = self._rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -219,6 +292,8 @@ class CycleGAN(pl.LightningModule):
         if pools:
             self.pool_A.load_state_dict(pools["A"], self.device)
             self.pool_B.load_state_dict(pools["B"], self.device)
+        skips = checkpoint.get("nonfinite_skips", {})
+        self.nonfinite_skips, self._consecutive_skips = skips.get("total", 0), skips.get("consecutive", 0)
         self._saved_rng = checkpoint.get("rng")  # taken up in on_train_start, where the rank is known
 
     # Dropout (model.dropout) draws from torch's global generator, which Lightning neither saves nor keeps

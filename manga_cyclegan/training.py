@@ -1,7 +1,8 @@
 """train(cfg): build everything a composed config names, fit, and report where the results are.
 
-Problems the user can fix (a wrong type in an override, no data, an output folder that cannot be written) end
-a single run with one message and no traceback; config values and folders are checked before any work starts.
+Problems the user can fix (a wrong type in an override, no data, an output folder that cannot be written, a
+NaN loss) end a single run with one message and no traceback; config values and folders are checked before
+any work starts.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def report(trainer: pl.Trainer, output_dir: Path) -> None:
-    """Tell the user where the checkpoint and the TensorBoard logs are."""
+    """Tell the user where the checkpoint and the TensorBoard logs are, and about skipped steps."""
     checkpoint = trainer.checkpoint_callback
     last = getattr(checkpoint, "last_model_path", "") if checkpoint else ""
     lines = [f"Run directory:  {output_dir}"]
@@ -94,6 +95,9 @@ def report(trainer: pl.Trainer, output_dir: Path) -> None:
         lines.append(f"Evaluate with:  python -m manga_cyclegan.evaluate ckpt={last}")
     if trainer.logger is not None and trainer.logger.log_dir:
         lines.append(f"TensorBoard:    tensorboard --logdir {trainer.logger.log_dir}")
+    skipped = getattr(trainer.lightning_module, "nonfinite_skips", 0)
+    if skipped:
+        lines.append(f"Skipped steps:  {skipped} with a non-finite loss (model.nonfinite=skip; see the log)")
     print("\n".join(lines), flush=True)
 
 
@@ -202,20 +206,22 @@ _task_started = False  # set once Hydra has composed the config, made the run fo
 
 @contextlib.contextmanager
 def errors_reported_in_one_line():
-    """Inside the task: a RunError ends a single run with its message (printed once, by
+    """Inside the task: a RunError or NonFiniteLossError ends a single run with its message (printed once, by
     rank 0) instead of a traceback. In sweeps it propagates, so that Hydra/Optuna fail just that job."""
     from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+    from manga_cyclegan.module import NonFiniteLossError
 
     global _task_started
     _task_started = True
     try:
         yield
-    except RunError as err:
+    except (RunError, NonFiniteLossError) as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
         if rank_zero_only.rank == 0:
             print(f"Error: {err}", file=sys.stderr, flush=True)
-        raise ReportedExit(err.exit_code) from None
+        raise ReportedExit(getattr(err, "exit_code", 1)) from None
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """Training when things go wrong, made to happen for real: a run killed mid-epoch and resumed, a crash while a
-checkpoint is written, an output folder that cannot be written. (Config errors: test_configs.py.)
+checkpoint is written, NaN losses, an output folder that cannot be written. (Config errors: test_configs.py.)
 
 The callbacks below are test-only fault injectors, added to a run's config with `+callbacks.NAME={...}`.
 """
@@ -22,6 +22,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from manga_cyclegan.checkpointing import AtomicCheckpointIO, save_atomically, stale_temp_files
+from manga_cyclegan.module import NonFiniteLossError
 from manga_cyclegan.training import RunError
 from manga_cyclegan.training import train as train_from_config
 from tests.conftest import REPO, run_script
@@ -31,6 +32,19 @@ BATCHES = 6  # per epoch on the tiny set: max(#trainA, #trainB); two optimizer s
 
 
 # ---- fault injectors (Lightning callbacks, instantiated by the run) --------------------------------------
+class NaNPages(pl.Callback):
+    """Turn the B/W pages of chosen batches of one epoch into NaN (on one process, or all), as a corrupt page or
+    an overflow upstream would: the losses that see them become NaN, the others stay finite."""
+
+    def __init__(self, epoch: int, batches: list[int], rank: int | None = None):
+        self.epoch, self.batches, self.rank = epoch, set(batches), rank
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        hit = trainer.current_epoch == self.epoch and batch_idx in self.batches
+        if hit and self.rank in (None, trainer.global_rank):
+            batch["A"].fill_(float("nan"))
+
+
 class CheckpointFolderTurnsIntoAFile(pl.Callback):
     """At the end of the first epoch, just before its checkpoint is written (ModelCheckpoint runs last), the
     checkpoint folder is replaced by a file, as when the disk under it goes away: the write fails for real."""
@@ -70,6 +84,10 @@ def train_in_process(run_dir: Path, overrides: list[str]) -> dict[str, float]:
 def scalars(run_dir: Path, tag: str) -> dict[int, float]:
     events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
     return {e.step: e.value for e in events.Scalars(tag)} if tag in events.Tags()["scalars"] else {}
+
+
+def all_finite(tensors) -> bool:
+    return all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
 
 
 def adam_moments(ckpt: dict) -> list[torch.Tensor]:
@@ -224,6 +242,63 @@ def test_trainers_from_the_configs_write_checkpoints_atomically(trainer, tmp_pat
     assert any(plugin._target_ == "manga_cyclegan.checkpointing.AtomicCheckpointIO" for plugin in cfg.trainer.plugins)
     built = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(built.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+# ---- 3. NaN / Inf losses ------------------------------------------------------------------------------------
+# The NaN B/W page makes exactly the losses that see it NaN: G_AB(real_A), its cycle, and G_BA's identity on it.
+NAN_LOSSES = "G_AB=nan, cycle_A=nan, idt_A=nan"
+
+
+def test_nan_loss_stops_the_run_naming_loss_and_step_keeping_the_last_good_checkpoint(tmp_path, tiny_overrides):
+    # DDP on two processes, the NaN on the second only: both must stop together (a lone stop would hang the
+    # other in its next all-reduce), and rank 0 reports what rank 1 saw.
+    run_dir = tmp_path / "nan"
+    nan = injector("nan_pages", NaNPages, epoch=1, batches=[1], rank=1)
+    proc = train(run_dir, tiny_overrides, "trainer=ddp_sim", "trainer.precision=32", "trainer.max_epochs=3", nan,
+                 check=False)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    steps_per_epoch = 2 * BATCHES // 2  # 3 batches per process
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert (f"Error: Non-finite loss at global step {steps_per_epoch + 2} (epoch 1, batch 1), generator phase on 1 "
+            f"of 2 processes: G_AB (on another process), cycle_A (on another process), idt_A (on another process). "
+            f"No optimizer step was taken with it; last good checkpoint: {last}. The run stops "
+            f"(model.nonfinite=skip skips such steps instead).") in proc.stderr
+    assert "Traceback" not in proc.stderr
+    saved = load(last)
+    assert (saved["epoch"], saved["global_step"]) == (0, steps_per_epoch)  # epoch 0's, not overwritten
+    assert all_finite(saved["state_dict"].values()) and all_finite(adam_moments(saved))
+
+
+def test_skip_mode_skips_counts_and_reports_nonfinite_steps(tmp_path, tiny_overrides):
+    run_dir = tmp_path / "skip"
+    nan = injector("nan_pages", NaNPages, epoch=1, batches=[1, 2, 4])  # 2 in a row, then 1
+    proc = train(run_dir, tiny_overrides, "trainer.max_epochs=2", "model.nonfinite=skip",
+                 "model.max_nonfinite_skips=2", nan)
+    log = proc.stdout + proc.stderr
+    assert f"Non-finite loss at global step {2 * BATCHES + 2} (epoch 1, batch 1), generator phase: {NAN_LOSSES}." in log
+    assert "Step skipped (3 so far)" in log
+    assert "Skipped steps:  3 with a non-finite loss" in proc.stdout
+
+    ckpt = load(run_dir / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 2 * (2 * BATCHES - 3)  # no optimizer step for the 3 skipped batches
+    assert ckpt["nonfinite_skips"] == {"total": 3, "consecutive": 0}
+    assert all_finite(ckpt["state_dict"].values()) and all_finite(adam_moments(ckpt))  # never stepped on NaN
+    assert list(scalars(run_dir, "train/nonfinite_skips").values()) == [0, 3]  # at each epoch's end
+
+
+def test_skip_mode_stops_after_too_many_consecutive_nonfinite_steps(tmp_path, tiny_overrides):
+    # In process: how train.py prints this error is the stop test's part.
+    run_dir = tmp_path / "skip_stop"
+    nan = injector("nan_pages", NaNPages, epoch=1, batches=[1, 2, 3])
+    with pytest.raises(NonFiniteLossError) as stop:
+        train_in_process(run_dir, [*tiny_overrides, "trainer.max_epochs=2", "model.nonfinite=skip",
+                                   "model.max_nonfinite_skips=2", nan])
+    message = str(stop.value)
+    # Skipped batches 1 and 2 took no optimizer step: batch 3 comes right after batch 0's two steps.
+    assert message.startswith(f"Non-finite loss at global step {2 * BATCHES + 2} (epoch 1, batch 3), "
+                              f"generator phase: {NAN_LOSSES}.")
+    assert message.endswith("That is 3 non-finite steps in a row (model.max_nonfinite_skips=2): the run stops.")
+    assert load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 2 * BATCHES
 
 
 # ---- 5. output folder not writable --------------------------------------------------------------------------
