@@ -90,6 +90,7 @@ class CycleGAN(pl.LightningModule):
         epochs_decay: int = 100,
         fused_adam: bool | None = None,
         channels_last: bool = False,
+        compile: bool = False,
         image_log_every_n_batches: int = 200,
         val_samples: int = 4,
         seed: int = 0,
@@ -133,6 +134,9 @@ class CycleGAN(pl.LightningModule):
         self.pool_B.generator.manual_seed(self.hparams.seed + 2 * rank + 1)
         if self.hparams.channels_last:
             self.to(memory_format=torch.channels_last)
+        if self.hparams.compile:  # in place: the state dict keeps its keys, so checkpoints stay interchangeable
+            for network in (self.G_AB, self.G_BA, self.D_A, self.D_B):
+                network.compile()
 
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
         """The generator phase's losses (named as in the module docstring) and the images it made."""

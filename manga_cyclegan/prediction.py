@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -28,6 +29,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from manga_cyclegan.config import emulated_bf16_warning
 from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.data.color_detect import is_color_page
 from manga_cyclegan.data.pages import (
@@ -397,6 +399,8 @@ def predict(cfg: DictConfig) -> Summary:
     colorizer = load_colorizer(cfg.ckpt, arch=arch)
     output = Path(cfg.output) if cfg.output else default_output(cfg.input, Path(cfg.paths.log_dir))
     print(f"Colorizing {cfg.input} -> {output} ({settings.mode} mode, {device.type}, {settings.precision})")
+    if warning := emulated_bf16_warning(settings.precision, device.type):
+        print(f"warning: {warning}", file=sys.stderr)
     if cfg.consistency not in ("none", "palette"):
         raise ValueError(f"consistency must be none or palette, got {cfg.consistency!r}")
     palette_pages = cfg.palette_pages if cfg.consistency == "palette" else 0

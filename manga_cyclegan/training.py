@@ -20,6 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from manga_cyclegan.config import emulated_bf16_warning
+
 # Lightning (and with it the model and the data) takes seconds to import: it is imported where it is used,
 # so that train.py reports a config error as soon as Hydra finds it.
 if typing.TYPE_CHECKING:
@@ -69,6 +71,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     log.info("Training on %s with precision %s", cfg.trainer.accelerator, trainer.precision)
+    if warning := emulated_bf16_warning(trainer.precision, trainer.strategy.root_device.type):
+        log.warning(warning)
     try:
         # weights_only: a checkpoint to resume from is data, never code.
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)

@@ -103,3 +103,15 @@ def test_missing_and_foreign_checkpoints_get_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a manga-cyclegan training checkpoint"):
         load_colorizer(tmp_path / "other.pt")
+
+
+def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(monkeypatch):
+    import manga_cyclegan.config as config
+
+    monkeypatch.setattr(config, "cpu_has_bf16_units", lambda: False)
+    assert "emulated" in config.emulated_bf16_warning("bf16-mixed", "cpu")
+    assert "emulated" in config.emulated_bf16_warning("bf16", "cpu")
+    assert config.emulated_bf16_warning("32", "cpu") is None
+    assert config.emulated_bf16_warning("bf16-mixed", "cuda") is None
+    monkeypatch.setattr(config, "cpu_has_bf16_units", lambda: True)
+    assert config.emulated_bf16_warning("bf16-mixed", "cpu") is None

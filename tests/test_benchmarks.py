@@ -1,0 +1,79 @@
+"""Each benchmark runs on a tiny size and prints its table (the figures themselves are measured, never tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def run_benchmark(name: str, args: list[str], tmp_path) -> tuple[str, dict]:
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{name}.py"), *args, "--json", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_machine_peak_prints_fp32_and_bf16(tmp_path):
+    table, result = run_benchmark("machine_peak", ["--size", "128"], tmp_path)
+    assert "TFLOP/s" in table and {"fp32", "bf16"} <= set(result["tflops"])
+    assert all(v > 0 for v in result["tflops"].values())
+
+
+def test_train_step_table_has_a_row_per_lever_and_the_ratio_to_the_first(tmp_path):
+    table, result = run_benchmark("train_step", [
+        "--models", "demo", "--size", "32", "--precisions", "32", "--channels-last", "off", "on",
+        "--compile", "off", "--warmup", "1", "--steps", "1",
+    ], tmp_path)
+    assert "s/step" in table and "of peak" in table and "Machine peak" in table
+    rows = result["rows"]
+    assert [(r["precision"], r["channels_last"], r["compile"]) for r in rows] == [("32", "off", "off"), ("32", "on", "off")]
+    assert rows[0]["speedup"] == 1.0 and all(r["s_per_step"] > 0 and r["gflop_per_step"] > 0 for r in rows)
+
+
+def test_predict_page_table_gives_seconds_and_memory_per_mode(tmp_path):
+    table, rows = run_benchmark("predict_page", [
+        "--model", "demo", "--sizes", "96x80", "--modes", "lines", "raw", "--precisions", "fp32", "--repeats", "1",
+    ], tmp_path)
+    assert "s/page" in table and "MiB/MP" in table
+    assert [r["mode"] for r in rows] == ["lines", "raw"]
+    assert all(r["seconds"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+
+
+def test_data_pipeline_table_compares_delivery_with_consumption(tmp_path):
+    table, result = run_benchmark("data_pipeline", [
+        "--pages", "2", "--size", "160x128", "--workers", "0", "--warmup", "1", "--batches", "3",
+        "--step-seconds", "1.0", "data.crop_size=64",
+    ], tmp_path)
+    assert "pairs/s" in table and "x consumed" in table
+    (row,) = result["rows"]
+    assert row["workers"] == 0 and row["pairs_per_s"] > 0 and row["times_consumed"] == pytest.approx(row["pairs_per_s"])
+
+
+def test_tiling_table_compares_tiled_with_untiled(tmp_path):
+    table, result = run_benchmark("tiling", [
+        "--parts", "error", "--page-size", "48x40", "--settings", "24/8", "--methods", "tile", "oracle",
+        "--blends", "crop", "--pages", "0",
+    ], tmp_path)
+    assert "mean err" in table
+    assert [r["stats"] for r in result["error"]] == ["tile", "oracle"]
+
+
+def test_chapter_consistency_table_scores_the_palette_against_the_plain_model(tmp_path, tiny_overrides):
+    import torch
+
+    from manga_cyclegan.module import CycleGAN
+
+    torch.manual_seed(0)
+    model = CycleGAN(ngf=4, ndf=4, n_blocks=1)
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, ckpt)
+    data = [o for o in tiny_overrides if o.startswith("data.")]
+    table, result = run_benchmark("chapter_consistency", ["--ckpt", str(ckpt), "--bootstrap", "0", *data], tmp_path)
+    assert "model" in table
+    assert result
