@@ -30,7 +30,7 @@ from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.images import from_uint8, to_rgb, to_uint8
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import SIZE_MULTIPLE
-from manga_cyclegan.strips import generate_in_strips
+from manga_cyclegan.strips import generate_in_strips, generate_lean
 from manga_cyclegan.tiling import DEFAULT_OVERLAP, generate_tiled
 from manga_cyclegan.weights import load_colorizer  # noqa: F401  (re-exported: pages in, pages out, one import)
 
@@ -185,15 +185,18 @@ def run_generator(
 ) -> torch.Tensor:
     """The generator on a batch, in the least memory that keeps its output.
 
-    Working images up to `strip_pixels` take the plain forward; larger ones run with their full-resolution layers
-    in strips (`manga_cyclegan.strips`: the same output in about half the memory); above `tile_pixels` (None:
-    never) they run in overlapping tiles of at most TILE_SIDE squared, so memory is bounded by the tile, not the
-    page (`manga_cyclegan.tiling`: the same output too, but several times slower).
+    Working images up to `strip_pixels` go through whole (`strips.generate_lean`: the plain forward's output in
+    less memory and time); larger ones run with their full-resolution layers in strips (`strips.generate_in_strips`:
+    the same output in about a third of the memory); above `tile_pixels` (None: never) they run in overlapping
+    tiles of at most TILE_SIDE squared, so memory is bounded by the tile, not the page (`manga_cyclegan.tiling`:
+    the same output too, but several times slower). Other generators take their plain forward.
     """
     pixels = x.shape[-2] * x.shape[-1]
     if tile_pixels is not None and pixels > tile_pixels:
         side = max(2 * SIZE_MULTIPLE, min(TILE_SIDE, math.isqrt(tile_pixels) // SIZE_MULTIPLE * SIZE_MULTIPLE))
         return torch.cat([generate_tiled(generator, xi[None], side, min(DEFAULT_OVERLAP, side // 2)) for xi in x])
-    if pixels > strip_pixels and isinstance(generator, ResnetGenerator):
+    if not isinstance(generator, ResnetGenerator):
+        return generator(x)
+    if pixels > strip_pixels:
         return generate_in_strips(generator, x)
-    return generator(x)
+    return generate_lean(generator, x)

@@ -51,18 +51,60 @@ def strip_rows(width: int, strip_pixels: int) -> int:
     return max(4 * OVERLAP, rows)
 
 
+def run_lean(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """`layers(x)` for inference, in less memory and time: layer by layer so that each input is freed as soon as
+    its output exists, the instance norms in place, the transposed convolutions in channels-last memory."""
+    for layer in layers:
+        if _normalizes_by_image(layer):
+            x = instance_norm_(layer, x)
+        elif isinstance(layer, nn.ConvTranspose2d):
+            x = _channels_last(layer, x)
+        else:
+            x = layer(x)
+    return x
+
+
+@torch.no_grad()
+def generate_lean(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
+    """`generator(x)` on the whole page at once, through `run_lean`."""
+    h, w = x.shape[-2:]
+    return run_lean(generator.model, pad_to_multiple(x, SIZE_MULTIPLE))[..., :h, :w]
+
+
 def _normalizes_by_image(layer: nn.Module) -> bool:
     return isinstance(layer, nn.InstanceNorm2d) and not layer.track_running_stats
 
 
 def instance_norm_(norm: nn.InstanceNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """`norm(x)` computed in x's own memory: a half-resolution tensor less at the middle's peak. Only for inputs
-    nothing else reads, as every norm input of the generator is (a conv output)."""
+    """`norm(x)` computed in x's own memory. Only for inputs nothing else reads, as every norm input of the
+    generator is (a conv output)."""
     var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
     x.sub_(mean).mul_(torch.rsqrt(var + norm.eps))
     if norm.affine:
         x.mul_(norm.weight[:, None, None]).add_(norm.bias[:, None, None])
     return x
+
+
+class ChannelsLast(nn.Module):
+    """A transposed convolution computed as `_channels_last` does, inside a segment that runs in strips."""
+
+    def __init__(self, layer: nn.ConvTranspose2d):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _channels_last(self.layer, x)
+
+
+def _channels_last(layer: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
+    """`layer(x)` computed in channels-last memory, returned contiguous. On a CPU, oneDNN reorders an NCHW
+    transposed convolution's output through a second full-size buffer and computes it slower; in channels-last it
+    needs neither (measured: 0.34 -> 0.28 s at 728x512, and a 1456x1024 page's peak 0.64 -> 0.46 GiB in strips)."""
+    weight = layer.weight.contiguous(memory_format=torch.channels_last)
+    out = torch.nn.functional.conv_transpose2d(
+        x.contiguous(memory_format=torch.channels_last), weight, layer.bias, layer.stride, layer.padding,
+        layer.output_padding, layer.groups, layer.dilation)
+    return out.contiguous()
 
 
 @torch.no_grad()
@@ -78,7 +120,8 @@ def generate_in_strips(
     padded = pad_to_multiple(x, SIZE_MULTIPLE)  # as ResnetGenerator.forward pads
     rows = strip_rows(padded.shape[-1], strip_pixels)
     half = generate_tiled(stem, padded, (rows, padded.shape[-1]), OVERLAP, scale=Fraction(1, 2), multiple=2)
-    for layer in middle:  # layer by layer, so that each input is freed as soon as its output exists
-        half = instance_norm_(layer, half) if _normalizes_by_image(layer) else layer(half)
+    half = run_lean(middle, half)
+    if isinstance(head[0], nn.ConvTranspose2d):
+        head = nn.Sequential(ChannelsLast(head[0]), *head[1:])
     out = generate_tiled(head, half, (rows // 2, half.shape[-1]), OVERLAP, scale=2, multiple=1)
     return out[..., :h, :w]

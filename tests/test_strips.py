@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from manga_cyclegan.strips import OVERLAP, generate_in_strips, split, strip_rows
+from manga_cyclegan.strips import OVERLAP, generate_in_strips, generate_lean, split, strip_rows
 from tests.test_tiling import page, tiny_generator
 
 
@@ -17,6 +17,16 @@ def test_strips_give_the_plain_forward(norm, size):
     y = generate_in_strips(g, x, strip_pixels=64 * size[1])  # 64-row strips: several per page
     assert y.shape == (1, 3, *size) and y.dtype == torch.float32
     torch.testing.assert_close(y, g(x), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch", "none"])
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+@torch.inference_mode()
+def test_the_lean_whole_page_forward_is_the_plain_forward(norm, upsample):
+    g = tiny_generator(norm, n_blocks=2)
+    g = type(g)(1, 3, ngf=8, n_blocks=2, norm=norm, upsample=upsample).eval() if upsample != "transpose" else g
+    x = page(size=(203, 157))
+    torch.testing.assert_close(generate_lean(g, x), g(x), atol=1e-5, rtol=0)
 
 
 @torch.inference_mode()
@@ -64,14 +74,14 @@ def test_run_generator_picks_plain_strips_or_tiles_by_size_with_one_output(monke
     import manga_cyclegan.inference as inference
 
     taken = []
-    for name in ("generate_in_strips", "generate_tiled"):
+    for name in ("generate_lean", "generate_in_strips", "generate_tiled"):
         real = getattr(inference, name)
         monkeypatch.setattr(inference, name, lambda *a, _real=real, _name=name, **k: taken.append(_name) or _real(*a, **k))
     g, x = tiny_generator("instance"), page()  # 203 x 157 = 31871 pixels
     plain = g(x)
-    for tile_pixels, strip_pixels, path in [(None, 40_000, None), (None, 20_000, "generate_in_strips"),
+    for tile_pixels, strip_pixels, path in [(None, 40_000, "generate_lean"), (None, 20_000, "generate_in_strips"),
                                             (20_000, 10_000, "generate_tiled")]:
         taken.clear()
         y = inference.run_generator(g, x, tile_pixels, strip_pixels)
-        assert taken[:1] == ([path] if path else [])
+        assert taken[:1] == [path]
         torch.testing.assert_close(y.float(), plain, atol=1e-4, rtol=0)
