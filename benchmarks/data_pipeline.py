@@ -105,7 +105,7 @@ def main() -> None:
     step_seconds = args.step_seconds or measured_step_seconds()
     consumed = rows[0]["batch_size"] / step_seconds
 
-    print(f"\nData pipeline ({device_name()}), {args.pages}+{args.pages} JPEG pages of {width}x{height}, "
+    print(f"\nData pipeline ({device_name()}), {args.pages}+{args.pages} JPEG pages of {args.size} (HxW), "
           f"{args.batches} batches timed after {args.warmup}")
     print(f"A training step ({step_seconds:.2f} s) consumes {consumed:.3f} pairs/s")
     header = f"{'workers':>8}{'crop':>6}{'load_size':>10}{'batch':>6}{'pairs/s':>9}{'x consumed':>12}"

@@ -77,3 +77,12 @@ def test_chapter_consistency_table_scores_the_palette_against_the_plain_model(tm
     table, result = run_benchmark("chapter_consistency", ["--ckpt", str(ckpt), "--bootstrap", "0", *data], tmp_path)
     assert "model" in table
     assert result
+
+
+def test_precision_curves_of_two_identical_runs_agree_exactly(tmp_path, tiny_overrides):
+    overrides = [o for o in tiny_overrides if not o.startswith("trainer.precision")]
+    table, rows = run_benchmark("precision_curves", [*overrides, "--batches", "6", "--windows", "2",
+                                                     "--precisions", "32", "32"], tmp_path)
+    assert "max gap" in table
+    assert [r["precision"] for r in rows] == ["32", "32", "32", "32"]
+    assert all(r["max_gap"] == 0 for r in rows) and all(len(r["windows"]) == 2 for r in rows)
