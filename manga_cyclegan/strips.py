@@ -1,7 +1,9 @@
-"""The generator on a whole page in a fraction of the memory: its full-resolution layers run in row strips.
+"""The generator on a whole page in a fraction of the memory, with the plain forward's output.
 
-Most of a ResnetGenerator's memory on a large page is its full-resolution layers (64 channels: 256 bytes per page
-pixel and tensor in fp32), while most of its work is the residual blocks at quarter resolution. So:
+`generate_lean` runs it whole, layer by layer with the instance norms in place and the transposed convolutions in
+channels-last memory (no full-size reorder buffer). For large pages `generate_in_strips` goes further: most of a
+ResnetGenerator's memory is its full-resolution layers (64 channels: 256 bytes per page pixel and tensor in fp32),
+while most of its work is the residual blocks at quarter resolution. So:
 
     x --[pad, conv 7x7, norm, relu, conv stride 2]--> half resolution      in full-width strips (`STEM`)
       --[norm, relu, conv stride 2, norm, relu, residual blocks, up, norm, relu]--> half resolution    whole
@@ -10,7 +12,8 @@ pixel and tensor in fp32), while most of its work is the residual blocks at quar
 Each strip segment holds one instance norm; its statistics over the whole page are measured in a first strip pass
 (`tiling.tiled_statistics`, "exact"), then every strip normalizes with them. Strips overlap by more than the
 segment's receptive field and each output row comes from the strip whose core holds it, so the output is the plain
-forward's, up to float rounding (tests/test_strips.py), at a few percent more arithmetic.
+forward's, up to float rounding (tests/test_strips.py). Measured on a 1456x1024 page with the full-size generator:
+1.27 GiB of activations whole and plain, 0.46 GiB in strips, at about 10% more time (26.5 s against 24.4 s).
 """
 
 from __future__ import annotations
