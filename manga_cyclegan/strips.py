@@ -55,7 +55,7 @@ def strip_rows(width: int, strip_pixels: int) -> int:
 
 
 def run_lean(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """`layers(x)` for inference, in less memory and time: layer by layer so that each input is freed as soon as
+    """`layers(x)` for inference, in less memory: layer by layer so that each input is freed as soon as
     its output exists, the instance norms in place, the transposed convolutions in channels-last memory."""
     for layer in layers:
         if _normalizes_by_image(layer):
