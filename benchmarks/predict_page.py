@@ -103,7 +103,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["1456x1024", "2059x1448"], help="HxW pages")
     parser.add_argument("--modes", nargs="+", default=["lines", "raw"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"])
-    parser.add_argument("--tile-pixels", type=int, default=4194304, help="as conf/predict.yaml; 0: never tile")
+    parser.add_argument("--tile-pixels", type=int, default=4194304,
+                        help="tile working images above this many pixels (predict.py: auto, by free memory); 0: never")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

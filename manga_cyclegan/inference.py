@@ -20,6 +20,7 @@ import contextlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -40,6 +41,11 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 DEFAULT_LONG_SIDE = 1024
 # Working images above this many pixels run with the generator's full-resolution layers in strips (run_generator).
 STRIP_PIXELS = 1 << 20
+# Bytes per working pixel of a page run in strips, per 64 channels of the generator's first layer: measured peak
+# above torch and the model for a 1456x1024 page, decode to encode (benchmarks/predict_page.py: 477 MiB/MP).
+STRIP_BYTES_PER_PIXEL = 500
+# tile_pixels="auto" where the free memory cannot be read.
+FALLBACK_TILE_PIXELS = 1 << 22
 # Largest tile side of the tiled path: the full-size generator's plain forward on 1024 x 1024 holds about 0.85 GiB
 # of activations (scaled from the 1.27 GiB measured at 1456 x 1024).
 TILE_SIDE = 1024
@@ -179,6 +185,39 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if cpu_has_bf16_units() else "fp32"
+
+
+def resolve_tile_pixels(tile_pixels: int | str | None, generator: torch.nn.Module, device: torch.device) -> int | None:
+    """A number of pixels, None (never tile), or "auto": `auto_tile_pixels`."""
+    if tile_pixels == "auto":
+        return auto_tile_pixels(generator, device)
+    if tile_pixels is not None and (not isinstance(tile_pixels, int) or isinstance(tile_pixels, bool)):
+        raise ValueError(f"tile_pixels must be a number of pixels, auto or null, got {tile_pixels!r}")
+    return tile_pixels
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free now for this device's tensors: the GPU's free memory, or the system's MemAvailable."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def auto_tile_pixels(generator: torch.nn.Module, device: torch.device) -> int:
+    """The largest working image to run untiled: its strips must fit in half the memory free now (the other half
+    is left to the rest of the machine). Tiles are exact but several times slower, so they are kept for pages that
+    would not fit otherwise."""
+    free = free_memory(device)
+    if free is None:
+        return FALLBACK_TILE_PIXELS
+    per_pixel = STRIP_BYTES_PER_PIXEL * getattr(generator, "ngf", 64) / 64
+    return max(STRIP_PIXELS, int(free / 2 / per_pixel))
 
 
 def run_generator(

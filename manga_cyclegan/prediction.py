@@ -54,6 +54,7 @@ from manga_cyclegan.inference import (
     colorize_batch,
     resolve_device,
     resolve_precision,
+    resolve_tile_pixels,
 )
 from manga_cyclegan.page_output import (
     ChapterWriter,
@@ -377,14 +378,6 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 
 def predict(cfg: DictConfig) -> Summary:
     """Run conf/predict.yaml: load the colorizer, colorize the input, print where everything went."""
-    device = resolve_device(cfg.device)
-    settings = InferenceSettings(
-        mode=cfg.mode,
-        working_size=cfg.working_size,
-        device=device,
-        precision=resolve_precision(cfg.precision, device),
-        tile_pixels=cfg.tile_pixels,
-    )
     options = OutputOptions(
         format=cfg.format,
         quality=cfg.quality,
@@ -395,10 +388,19 @@ def predict(cfg: DictConfig) -> Summary:
         archive_limits=ArchiveLimits(cfg.max_archive_members, cfg.max_member_bytes, cfg.max_compression_ratio),
     )
     output_format(options.format, ".png")  # an unknown format fails here, before any work
+    device = resolve_device(cfg.device)
     arch = {k: v for k, v in OmegaConf.to_container(cfg.arch).items() if v is not None}
     colorizer = load_colorizer(cfg.ckpt, arch=arch)
+    settings = InferenceSettings(
+        mode=cfg.mode,
+        working_size=cfg.working_size,
+        device=device,
+        precision=resolve_precision(cfg.precision, device),
+        tile_pixels=resolve_tile_pixels(cfg.tile_pixels, colorizer.generator, device),
+    )
     output = Path(cfg.output) if cfg.output else default_output(cfg.input, Path(cfg.paths.log_dir))
-    print(f"Colorizing {cfg.input} -> {output} ({settings.mode} mode, {device.type}, {settings.precision})")
+    tiles = f"tiles above {settings.tile_pixels / 1e6:.1f} MP" if settings.tile_pixels else "never tiled"
+    print(f"Colorizing {cfg.input} -> {output} ({settings.mode} mode, {device.type}, {settings.precision}, {tiles})")
     if warning := emulated_bf16_warning(settings.precision, device.type):
         print(f"warning: {warning}", file=sys.stderr)
     if cfg.consistency not in ("none", "palette"):

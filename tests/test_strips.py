@@ -85,3 +85,29 @@ def test_run_generator_picks_plain_strips_or_tiles_by_size_with_one_output(monke
         y = inference.run_generator(g, x, tile_pixels, strip_pixels)
         assert taken[:1] == [path]
         torch.testing.assert_close(y.float(), plain, atol=1e-4, rtol=0)
+
+
+def test_auto_tiles_only_pages_whose_strips_would_not_fit_in_half_the_free_memory(monkeypatch):
+    import manga_cyclegan.inference as inference
+
+    g, cpu = tiny_generator("instance"), torch.device("cpu")  # ngf 8: an eighth of the full-size bytes per pixel
+    monkeypatch.setattr(inference, "free_memory", lambda device: 8 * 2**30)
+    expected = 4 * 2**30 / (inference.STRIP_BYTES_PER_PIXEL * 8 / 64)
+    assert inference.resolve_tile_pixels("auto", g, cpu) == int(expected)
+    monkeypatch.setattr(inference, "free_memory", lambda device: 2**20)  # never below the strips threshold
+    assert inference.resolve_tile_pixels("auto", g, cpu) == inference.STRIP_PIXELS
+    monkeypatch.setattr(inference, "free_memory", lambda device: None)
+    assert inference.resolve_tile_pixels("auto", g, cpu) == inference.FALLBACK_TILE_PIXELS
+    assert inference.resolve_tile_pixels(None, g, cpu) is None and inference.resolve_tile_pixels(123, g, cpu) == 123
+    with pytest.raises(ValueError, match="tile_pixels"):
+        inference.resolve_tile_pixels("big", g, cpu)
+
+
+def test_the_free_memory_of_this_machine_is_read():
+    from pathlib import Path
+
+    import manga_cyclegan.inference as inference
+
+    free = inference.free_memory(torch.device("cpu"))
+    assert (free is None) == (not Path("/proc/meminfo").exists())
+    assert free is None or free > 2**20

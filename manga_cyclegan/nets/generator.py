@@ -92,7 +92,7 @@ class ResnetGenerator(nn.Module):
             layers += [_upsample_layer(upsample, ch, ch // 2, bias), make_norm(ch // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels, self.out_channels, self.ngf = in_channels, out_channels, ngf
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
