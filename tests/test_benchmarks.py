@@ -86,3 +86,13 @@ def test_precision_curves_of_two_identical_runs_agree_exactly(tmp_path, tiny_ove
     assert "max gap" in table
     assert [r["precision"] for r in rows] == ["32", "32", "32", "32"]
     assert all(r["max_gap"] == 0 for r in rows) and all(len(r["windows"]) == 2 for r in rows)
+
+
+def test_winograd_table_times_both_convolutions_and_they_agree(tmp_path):
+    table, result = run_benchmark("winograd", ["--sizes", "12x10", "7x9", "--channels", "8", "--compile", "off",
+                                               "--repeats", "1"], tmp_path)
+    assert "36 products s" in table and "speedup" in table
+    assert [r["size"] for r in result["rows"]] == ["12x10", "7x9"]  # 7x9: tiles padded past the edge and cropped
+    for row in result["rows"]:
+        assert row["direct_s"] > 0 and row["winograd_off_s"] > 0
+        assert row["winograd_off_error"] < 1e-3, row  # a wrong transform is off by the activations' size, ~1
