@@ -47,9 +47,15 @@ class NaNPages(pl.Callback):
 
 class CheckpointFolderTurnsIntoAFile(pl.Callback):
     """At the end of the first epoch, just before its checkpoint is written (ModelCheckpoint runs last), the
-    checkpoint folder is replaced by a file, as when the disk under it goes away: the write fails for real."""
+    checkpoint folder is replaced by a file, as when the disk under it goes away: the write fails for real.
+    With `rank`, only that process breaks it (the others share the folder)."""
+
+    def __init__(self, rank: int | None = None):
+        self.rank = rank
 
     def on_train_epoch_end(self, trainer, pl_module):
+        if self.rank not in (None, trainer.global_rank):
+            return
         folder = Path(trainer.checkpoint_callback.dirpath)
         for child in folder.iterdir():
             child.unlink()
@@ -339,3 +345,17 @@ def test_checkpoint_folder_failing_during_training_is_reported_as_a_folder_probl
     assert str(failure.value) == (f"Cannot write to the output folder {run_dir / 'checkpoints'} (File exists): check "
                                   f"free space and permissions there, or write elsewhere with hydra.run.dir=FOLDER.")
     assert isinstance(failure.value.__cause__, FileExistsError)  # the real error of the checkpoint write
+
+
+def test_checkpoint_write_failing_on_rank_0_of_ddp_stops_every_process(tmp_path, tiny_overrides):
+    # Only rank 0 writes checkpoints; the others wait for it at a barrier. Its failure must end the whole run with
+    # the same message, not leave them waiting: a process left behind would keep the pipes open, and run_script's
+    # timeout would fail the test.
+    run_dir = tmp_path / "ddp"
+    breaks = injector("breaks_checkpoints", CheckpointFolderTurnsIntoAFile, rank=0)
+    proc = train(run_dir, tiny_overrides, "trainer=ddp_sim", "trainer.precision=32", "trainer.max_epochs=2", breaks,
+                 check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert (f"Error: Cannot write to the output folder {run_dir / 'checkpoints'} (File exists): check free space and "
+            f"permissions there, or write elsewhere with hydra.run.dir=FOLDER.") in proc.stderr
+    assert "Traceback" not in proc.stderr
