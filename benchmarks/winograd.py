@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_peak import peak_line  # noqa: E402
+from machine_peak import peak_line
 
 # F(4x4, 3x3) with interpolation points 0, +-1, +-2 and infinity: input transform B^T, filter transform G, output A^T.
 G = torch.tensor([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
@@ -111,7 +111,7 @@ def measure(height: int, width: int, channels: int, compile_modes: list[str], re
                 row["compile_s"] = time.perf_counter() - start
             else:
                 ins, outs = tiles_transformed, tiles_untransformed
-            row[f"winograd_{mode}_s"] = seconds(lambda: winograd_conv3x3(x, weight, bias, ins, outs), repeats)
+            row[f"winograd_{mode}_s"] = seconds(lambda i=ins, o=outs: winograd_conv3x3(x, weight, bias, i, o), repeats)
             got = winograd_conv3x3(x, weight, bias, ins, outs)
             row[f"winograd_{mode}_error"] = (got.double() - exact).abs().max().item()
     return row
