@@ -1,9 +1,13 @@
 """Evaluate a colorizer checkpoint on a test set and print it beside the baselines.
 
-    python -m manga_cyclegan.evaluate ckpt=PATH [data=synthetic|folder] [json=scores.json]
+    python -m manga_cyclegan.evaluate ckpt=PATH [data=synthetic|folder] [json=scores.json] [sheet=sheet.png]
 
-"model" is what predict gives by default (the model's chroma on the page's own lines), "model raw" the generator's
-RGB output resized to the page. Baselines, scored by the same code: "gray copy" (the input as is) and "tone lookup" (the best colorization
+With `json`, the contact sheet (a row per page: B/W input | model | model raw | tone lookup | truth) is written
+beside it as a PNG of the same stem, unless `sheet` names another path.
+
+"model" is what predict gives by default (mode "flat": the model's flat colors with the page's own ink lines),
+"model lines" its "lines" mode (the model's chroma on the page's own lightness, screentone kept), "model raw" the
+generator's RGB output resized to the page. Baselines, scored by the same code: "gray copy" (the input as is) and "tone lookup" (the best colorization
 from gray level alone, learned from the training color pages, its screentone calibrated on the unpaired training
 B/W pages).
 """
@@ -23,9 +27,11 @@ from manga_cyclegan.baselines import ToneLookup, gray_copy
 from manga_cyclegan.data.pages import list_pages, read_page
 from manga_cyclegan.evaluation import score_pages
 from manga_cyclegan.images import to_uint8
+from manga_cyclegan.flat_color import flat_color
 from manga_cyclegan.inference import colorize_pages, resolve_device, transfer_chroma
 from manga_cyclegan.weights import load_colorizer
 from manga_cyclegan.metrics import format_table
+from manga_cyclegan.page_output import atomic_write_bytes
 
 
 def test_pages(datamodule) -> list[dict]:
@@ -49,7 +55,31 @@ def training_pages(folder: Path, mode: str, limit: int) -> list[np.ndarray]:
     return [read_page(ref, mode) for ref in refs[::step][:limit]]
 
 
-def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
+SHEET_COLUMNS = ("B/W input", "model", "model raw", "tone lookup", "truth")
+
+
+def contact_sheet(columns: dict[str, list[np.ndarray]], n_pages: int, gap: int = 4) -> np.ndarray:
+    """One row per page, one column per named list of pages (uint8 HxW or HxWx3, page-sized), a header of names."""
+    names = list(columns)
+    rows = []
+    for i in range(min(n_pages, len(columns[names[0]]))):
+        cells = [np.repeat(c[i][..., None], 3, -1) if c[i].ndim == 2 else c[i] for c in (columns[n] for n in names)]
+        height = max(c.shape[0] for c in cells)
+        cells = [np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0)), constant_values=255) for c in cells]
+        rows.append(np.concatenate([x for c in cells for x in (c, np.full((height, gap, 3), 128, np.uint8))][:-1], 1))
+    if not rows:
+        return np.full((1, 1, 3), 255, np.uint8)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    header = np.full((24, width, 3), 255, np.uint8)
+    cell = (rows[0].shape[1] + gap) // len(names)
+    for k, name in enumerate(names):
+        cv2.putText(header, name, (k * cell + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    sep = np.full((gap, width, 3), 128, np.uint8)
+    return np.concatenate([header] + [x for r in rows for x in (r, sep)][:-1], 0)
+
+
+def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, float]]:
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("validate")
@@ -65,23 +95,41 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     # Unpaired B/W pages calibrate screentone density against luma; no test page is seen.
     lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(root / "trainA", "L", cfg.baseline_fit_pages))
     methods = {
-        "model": [transfer_chroma(p, c) for p, c in zip(bw, raw)],  # what predict's default "lines" mode gives
+        "model": [flat_color(p, c) for p, c in zip(bw, raw)],  # what predict's default "flat" mode gives
+        "model lines": [transfer_chroma(p, c) for p, c in zip(bw, raw)],
         # The generator's own RGB, brought to page size to be compared with the truth.
         "model raw": [cv2.resize(c, p.shape[::-1], interpolation=cv2.INTER_CUBIC) for c, p in zip(raw, bw)],
         "gray copy": [gray_copy(p["bw"]) for p in pages],
         "tone lookup": [lookup.apply(p["bw"]) for p in pages],
     }
+    if sheet is not None:
+        columns = {"B/W input": bw, **{k: methods[k] for k in ("model", "model raw", "tone lookup")}}
+        if all("truth" in p for p in pages):
+            columns["truth"] = [p["truth"] for p in pages]
+        write_png(sheet, contact_sheet(columns, cfg.sheet_pages))
     return {
         name: score_pages([{**p, "pred": pred} for p, pred in zip(pages, preds)], meta=meta, references=color_pages)
         for name, preds in methods.items()
     }
 
 
+def write_png(path: Path, image: np.ndarray) -> None:
+    """An RGB PNG, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"could not encode the contact sheet {path}")
+    atomic_write_bytes(path, data.tobytes())
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    table = evaluate(cfg)
+    sheet = Path(cfg.sheet) if cfg.sheet else (Path(cfg.json).with_suffix(".png") if cfg.json else None)
+    table = evaluate(cfg, sheet)
     print(f"Evaluation of {cfg.ckpt} on {cfg.data.root}\n")
     print(format_table(table))
+    if sheet is not None:
+        print(f"\nContact sheet: {sheet}")
     if cfg.json:
         Path(cfg.json).write_text(json.dumps({"ckpt": str(cfg.ckpt), "data": str(cfg.data.root), "scores": table}, indent=2))
         print(f"\nWrote {cfg.json}")

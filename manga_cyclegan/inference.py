@@ -4,9 +4,12 @@ The generator runs at a working size (`working_shape`): by default the scale it 
 side resized to the training `data.load_size`), else a long side in pixels, or the page's own size ("native");
 aspect kept, never enlarged. Large working images run with the generator's full-resolution layers in strips
 (`manga_cyclegan.strips`), very large ones in overlapping tiles (`manga_cyclegan.tiling`), so memory is bounded by
-the tile; both give the plain forward's output. Two output modes:
+the tile; both give the plain forward's output. Three output modes:
 
-- "lines" (default): the page's own luma at full resolution, the model's chroma upsampled onto it (YCbCr,
+- "flat" (default): what a colored manga page looks like: the generator's colors (flat, no screen dots) brought
+  to the page's size, the page's own ink lines and lettering painted black over them at full resolution
+  (`manga_cyclegan.flat_color`).
+- "lines": the page's own luma at full resolution, the model's chroma upsampled onto it (YCbCr,
   Rec.601 luma as PIL's gray). The gray of the output is the input wherever the color fits in the RGB cube, so
   ink lines, screentone and lettering stay as printed, whatever the working resolution.
 - "raw": the generator's RGB output, at working resolution.
@@ -28,6 +31,7 @@ import torch
 
 from manga_cyclegan.config import cpu_has_bf16_units
 from manga_cyclegan.consistency import ChapterPalette
+from manga_cyclegan.flat_color import flat_color
 from manga_cyclegan.images import from_uint8, to_rgb, to_uint8
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import SIZE_MULTIPLE
@@ -35,7 +39,7 @@ from manga_cyclegan.strips import generate_in_strips, generate_lean
 from manga_cyclegan.tiling import DEFAULT_OVERLAP, generate_tiled
 from manga_cyclegan.weights import load_colorizer  # noqa: F401  (re-exported: pages in, pages out, one import)
 
-MODES = ("lines", "raw")
+MODES = ("flat", "lines", "raw")
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
 DEFAULT_LONG_SIDE = 1024
@@ -117,7 +121,7 @@ def transfer_chroma(luma_page: np.ndarray, color: np.ndarray) -> np.ndarray:
 class InferenceSettings:
     """How pages go through the generator; the defaults are predict's."""
 
-    mode: str = "lines"
+    mode: str = "flat"
     working_size: int | str = "auto"
     device: str | torch.device = "cpu"
     precision: str = "fp32"
@@ -136,7 +140,7 @@ class InferenceSettings:
 
 @torch.inference_mode()
 def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: InferenceSettings) -> list[np.ndarray]:
-    """uint8 HxW B/W pages -> uint8 HxWx3 colored pages ("lines": page size; "raw": working size).
+    """uint8 HxW B/W pages -> uint8 HxWx3 colored pages ("flat", "lines": page size; "raw": working size).
 
     Pages whose working shapes agree run as one batch; others run one by one.
     """
@@ -155,13 +159,15 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
         colors = [settings.palette.apply(color) for color in colors]
     if settings.mode == "raw":
         return colors
+    if settings.mode == "flat":
+        return [flat_color(page, color) for page, color in zip(pages, colors)]
     return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
 
 
 def colorize_pages(
     colorizer: Colorizer,
     pages: Iterable[np.ndarray],
-    mode: str = "lines",
+    mode: str = "flat",
     device: str | torch.device = "cpu",
     precision: str = "fp32",
     **settings,

@@ -3,7 +3,7 @@
 Domains: A = black-and-white manga (1 channel), B = colored manga (3 channels).
 
     fake_B = G_AB(real_A)    rec_A = G_BA(fake_B)     (G_AB is the colorizer predict.py uses)
-    fake_A = G_BA(real_B)    rec_B = G_AB(fake_A)
+    fake_A = G_BA(real_B)    rec_B = G_AB(fake_A)     (backward_cycle="pseudo_pair": G_AB(sg(fake_A)), see below)
 
 Generator phase (D_A, D_B frozen), minimizing
 
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CHANNELS_A, CHANNELS_B = 1, 3
 NONFINITE_MODES = ("stop", "skip")
+BACKWARD_CYCLES = ("paper", "pseudo_pair")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -82,6 +83,8 @@ class CycleGAN(pl.LightningModule):
         gan_mode: str = "lsgan",
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
+        backward_cycle: str = "paper",
+        pseudo_pair_noise: float = 0.0,
         pool_size: int = 50,
         lr: float = 2e-4,
         beta1: float = 0.5,
@@ -100,6 +103,8 @@ class CycleGAN(pl.LightningModule):
         super().__init__()
         if nonfinite not in NONFINITE_MODES:
             raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {nonfinite!r}")
+        if backward_cycle not in BACKWARD_CYCLES:
+            raise ValueError(f"backward_cycle must be one of {BACKWARD_CYCLES}, got {backward_cycle!r}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         gen = partial(ResnetGenerator, ngf=ngf, n_blocks=n_blocks, norm=norm, upsample=upsample, dropout=dropout)
@@ -144,7 +149,7 @@ class CycleGAN(pl.LightningModule):
         fake_B = self.G_AB(real_A)
         rec_A = self.G_BA(fake_B)
         fake_A = self.G_BA(real_B)
-        rec_B = self.G_AB(fake_A)
+        rec_B = self.G_AB(self._pseudo_pair_input(fake_A))
         losses = {
             "G_AB": gan_loss(self.D_B(fake_B), True, hp.gan_mode),
             "G_BA": gan_loss(self.D_A(fake_A), True, hp.gan_mode),
@@ -157,6 +162,18 @@ class CycleGAN(pl.LightningModule):
             losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
         images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
         return losses, images
+
+    def _pseudo_pair_input(self, fake_A: torch.Tensor) -> torch.Tensor:
+        """What G_AB gets in the backward cycle. "paper": fake_A itself, so the cycle loss trains both generators
+        and G_BA may hide the colors in patterns D_A does not see (Chu et al. 2017). "pseudo_pair": fake_A
+        detached (and optionally noised), so ||G_AB(fake_A) - real_B|| is supervised colorization of a printed
+        page against its own color original, and G_BA has no reason to smuggle color."""
+        if self.hparams.backward_cycle == "paper":
+            return fake_A
+        fake_A = fake_A.detach()
+        if self.hparams.pseudo_pair_noise > 0:
+            fake_A = fake_A + self.hparams.pseudo_pair_noise * torch.randn_like(fake_A)
+        return fake_A
 
     def discriminator_losses(self, images: dict) -> dict:
         hp = self.hparams

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import run_script
 
@@ -20,19 +22,23 @@ def test_evaluate_prints_model_beside_baselines_and_writes_json(tmp_path, tiny_c
     data = [o for o in tiny_overrides if o.startswith("data.")]
     out = tmp_path / "scores.json"
     proc = run_script("manga_cyclegan.evaluate", [f"ckpt={tiny_checkpoint}", *data, f"json={out}", f"hydra.run.dir={tmp_path}"])
-    for row in ("model", "model raw", "gray copy", "tone lookup"):
+    for row in ("model", "model lines", "model raw", "gray copy", "tone lookup"):
         assert row in proc.stdout
     scores = json.loads(out.read_text())["scores"]
-    assert set(scores) == {"model", "model raw", "gray copy", "tone lookup"}
+    assert set(scores) == {"model", "model lines", "model raw", "gray copy", "tone lookup"}
     for method in scores.values():
-        assert {"psnr", "ciede2000", "char_color_acc", "consistency", "line_ssim", "ab_hist_dist"} <= set(method)
-    # The gray copy is its own input: perfect line fidelity and no color at all.
-    assert scores["gray copy"]["line_ssim"] == pytest.approx(1.0)
+        assert {"psnr", "ciede2000", "char_color_acc", "consistency", "ink_f1", "ab_hist_dist"} <= set(method)
+    # The gray copy keeps the screentone dots, which the truth has not: they count as invented ink.
+    assert scores["gray copy"]["ink_f1"] < 0.85
     assert scores["gray copy"]["colorfulness"] == pytest.approx(0.0)
     assert scores["tone lookup"]["colorfulness"] > 0
-    # The default output keeps the page's own lines: its gray is the input page, up to rounding.
-    assert scores["model"]["line_ssim"] > 0.97
+    # The default output paints the page's own ink lines and drops the dots, whatever the model learned.
+    assert scores["model"]["ink_f1"] > scores["gray copy"]["ink_f1"] + 0.05
     assert scores["model"]["colorfulness"] > 1.0  # and it does carry color
+    # The contact sheet beside the JSON: a header and a row per page, five pages wide.
+    sheet = np.asarray(Image.open(out.with_suffix(".png")))
+    assert "Contact sheet" in proc.stdout and sheet.ndim == 3
+    assert sheet.shape[1] > 5 * 40 and sheet.shape[0] > 24 + 40
 
 
 def test_evaluate_refuses_a_missing_checkpoint(tmp_path, tiny_overrides):

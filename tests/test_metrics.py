@@ -142,28 +142,44 @@ def test_mean_ciede2000():
     assert M.mean_ciede2000(b, a) == pytest.approx(d / 2, rel=1e-9)
 
 
-def test_line_fidelity():
-    rng = np.random.default_rng(3)
-    bws = [rng.integers(0, 256, (40, 50), dtype=np.uint8) for _ in range(3)]
-    grays = [np.repeat(b[..., None], 3, axis=-1) for b in bws]
-    assert M.line_fidelity(grays, bws) == pytest.approx(1.0, abs=1e-6)
-    # a flat page loses all structure
-    flat = [np.full((40, 50, 3), 128, np.uint8) for _ in bws]
-    assert M.line_fidelity(flat, bws) < 0.1
+def _lined_page(size=40):
+    """A white page with one black 2 px line across it, and that line's mask."""
+    page = np.full((size, size, 3), 255, np.uint8)
+    page[20:22, :] = 0
+    return page, M.ink_of(page)
 
 
-def test_line_fidelity_descreen():
-    # a 50 % checkerboard screen vs its perfect "colorization" (flat mid gray)
-    bw = np.where((np.indices((64, 64)).sum(0) % 2) == 0, 0, 255).astype(np.uint8)
-    bw[30:32, :] = 0  # an ink line
-    pred = np.full((64, 64, 3), 128, np.uint8)
-    pred[30:32, :] = 0
-    raw = M.line_fidelity([pred], [bw])
-    des = M.line_fidelity([pred], [bw], descreen=8)
-    assert raw < 0.2 and des > 0.9
-    # losing the line costs under descreening too
-    no_line = np.full((64, 64, 3), 128, np.uint8)
-    assert M.line_fidelity([no_line], [bw], descreen=8) < des - 0.05
+def test_ink_of_is_the_dark_pixels():
+    page = np.full((4, 4, 3), 255, np.uint8)
+    page[0, 0] = 0
+    page[1, 1] = (37, 95, 39)  # the synthetic set's darkest color (shaded green hair, luma 72) is not ink
+    page[2, 2] = (60, 60, 60)
+    assert M.ink_of(page).sum() == 2 and M.ink_of(page)[0, 0] and M.ink_of(page)[2, 2]
+
+
+def test_ink_fidelity_known_answers():
+    page, ink = _lined_page()
+    assert M.ink_fidelity([page], [ink]) == 1.0
+    # The line shifted by one pixel is within the tolerance, by two it is not.
+    assert M.ink_fidelity([np.roll(page, 1, axis=0)], [ink]) == 1.0
+    shifted = M.ink_fidelity([np.roll(page, 1, axis=0)], [ink], tolerance=0)
+    assert shifted == pytest.approx(0.5)  # half the line's pixels still overlap
+    assert M.ink_fidelity([np.roll(page, 3, axis=0)], [ink]) == 0.0
+    # Losing half the line: precision 1, recall 21/40 (column 20 lies within a pixel of column 19).
+    half = page.copy()
+    half[:, 20:] = 255
+    assert M.ink_fidelity([half], [ink]) == pytest.approx(2 * 0.525 / 1.525)
+    # Screentone dots invented far from the line: 80 line pixels, 80 dots -> precision 0.5, recall 1, F1 2/3.
+    dotted = page.copy()
+    dotted[2:18:2, 0:40:4] = 0
+    assert M.ink_of(dotted).sum() == 160
+    assert M.ink_fidelity([dotted], [ink]) == pytest.approx(2 / 3)
+    # Counts pool over pages: a perfect page and an empty output page.
+    blank = np.full_like(page, 255)
+    assert M.ink_fidelity([page, blank], [ink, ink]) == pytest.approx(2 / 3)
+    assert math.isnan(M.ink_fidelity([blank], [np.zeros((40, 40), bool)]))
+    with pytest.raises(ValueError):
+        M.ink_fidelity([page], [np.zeros((10, 10), bool)])
 
 
 def test_colorfulness():
@@ -361,20 +377,20 @@ def test_evaluate_paired_perfect_prediction():
     truths = [_paint(lbl, _own_colors()) for _ in range(2)]
     bws = [np.asarray(M.rgb_to_luma(t).round(), np.uint8) for t in truths]
     res = M.evaluate_paired([t.copy() for t in truths], truths, bws, [lbl, lbl], _meta())
-    assert set(res) == {"psnr", "ssim", "ciede2000", "char_color_acc", "consistency", "line_ssim", "colorfulness"}
+    assert set(res) == {"psnr", "ssim", "ciede2000", "char_color_acc", "consistency", "ink_f1", "colorfulness"}
     assert res["psnr"] == 100.0
     assert res["ssim"] == pytest.approx(1.0, abs=1e-6)
     assert res["ciede2000"] == 0.0
     assert res["char_color_acc"] == 1.0
     assert res["consistency"] == pytest.approx(0.0, abs=1e-9)
-    assert res["line_ssim"] > 0.99
+    assert res["ink_f1"] == 1.0
     assert res["colorfulness"] == pytest.approx(M.colorfulness(truths[0]))
-    # a gray copy is worse on color metrics but perfect on line fidelity
+    # a gray copy is worse on color metrics; these pages have no dark tone, so its ink is the truth's
     gray = [np.repeat(b[..., None], 3, axis=-1) for b in bws]
     res_g = M.evaluate_paired(gray, truths, bws, np.stack([lbl, lbl]), _meta())
     assert res_g["psnr"] < 30 and res_g["ciede2000"] > 5
     assert res_g["char_color_acc"] < 1.0
-    assert res_g["line_ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert res_g["ink_f1"] == 1.0
     assert res_g["colorfulness"] == pytest.approx(0.0, abs=1e-9)
 
 
@@ -384,14 +400,14 @@ def test_evaluate_unpaired_and_table():
     bws = [np.asarray(M.rgb_to_luma(refs[0]).round(), np.uint8)]
     u = M.evaluate_unpaired(refs, refs)
     assert set(u) == {"colorfulness", "ab_hist_dist"} and u["ab_hist_dist"] == pytest.approx(0.0, abs=1e-12)
-    u2 = M.evaluate_unpaired([np.repeat(bws[0][..., None], 3, -1)], refs, bw_inputs=bws)
-    assert set(u2) == {"colorfulness", "ab_hist_dist", "line_ssim"} and u2["ab_hist_dist"] > 0.2
+    u2 = M.evaluate_unpaired([np.repeat(bws[0][..., None], 3, -1)], refs, input_inks=[bws[0] < M.INK_LUMA])
+    assert set(u2) == {"colorfulness", "ab_hist_dist", "ink_f1"} and u2["ab_hist_dist"] > 0.2
     table = M.format_table({"model": {"psnr": 25.123, "ciede2000": 5.5, **u}, "gray copy": {"psnr": 12.0, **u2}})
     lines = table.splitlines()
     assert "psnr ↑" in lines[0] and "ciede2000 ↓" in lines[0] and "ab_hist_dist ↓" in lines[0]
     assert lines[2].startswith("model") and lines[3].startswith("gray copy")
     assert len({len(x) for x in lines[:4]}) == 1  # aligned
-    assert "25.12" in lines[2] and "-" in lines[2].split()[-1]  # model has no line_ssim -> "-"
+    assert "25.12" in lines[2] and "-" in lines[2].split()[-1]  # model has no ink_f1 -> "-"
 
 
 def test_float_inputs_and_errors():

@@ -47,3 +47,39 @@ def test_discriminators_see_pooled_fakes_and_real_pages():
     _, images = model.generator_losses(torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16))
     losses = model.discriminator_losses(images)
     assert set(losses) == {"D_A", "D_B"} and len(model.pool_A) == 1 and len(model.pool_B) == 1
+
+
+def test_paper_backward_cycle_trains_both_generators():
+    model = tiny(lambda_identity=0.0)
+    losses, _ = model.generator_losses(torch.rand(1, 1, 16, 16) * 2 - 1, torch.rand(1, 3, 16, 16) * 2 - 1)
+    losses["cycle_B"].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (next(model.G_AB.parameters()), next(model.G_BA.parameters())))
+
+
+def test_pseudo_pair_backward_cycle_is_supervised_colorization_of_the_detached_print():
+    model = tiny(lambda_identity=0.0, backward_cycle="pseudo_pair")
+    real_B = torch.rand(1, 3, 16, 16) * 2 - 1
+    to_ab = record_inputs(model.G_AB)
+    losses, images = model.generator_losses(torch.rand(1, 1, 16, 16) * 2 - 1, real_B)
+    # rec_B = G_AB(fake_A), with fake_A = G_BA(real_B) the input as it is ...
+    assert any(torch.equal(x, images["fake_A"].detach()) for x in to_ab)
+    losses["cycle_B"].backward()
+    # ... but no gradient reaches G_BA through it: it cannot hide colors in its print to pass this cycle.
+    assert all(p.grad is None for p in model.G_BA.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.G_AB.parameters())
+    # G_BA still learns from its adversarial loss.
+    losses["G_BA"].backward()
+    assert any(p.grad is not None for p in model.G_BA.parameters())
+
+
+def test_pseudo_pair_noise_perturbs_the_print_and_unknown_cycles_are_refused():
+    model = tiny(backward_cycle="pseudo_pair", pseudo_pair_noise=0.2)
+    fake_A = torch.zeros(1, 1, 16, 16)
+    noisy = model._pseudo_pair_input(fake_A)
+    assert 0.1 < noisy.std() < 0.3
+    try:
+        tiny(backward_cycle="both")
+    except ValueError as error:
+        assert "backward_cycle" in str(error)
+    else:
+        raise AssertionError("an unknown backward_cycle was accepted")

@@ -1,0 +1,172 @@
+"""The colorization-quality harness: train a configuration on the synthetic set, evaluate it, keep one row.
+
+    python benchmarks/quality.py --name baseline                        # the demo as `python train.py` runs it
+    python benchmarks/quality.py --name cycle-detach -- model.backward_cycle=pseudo_pair
+    python benchmarks/quality.py --name ... --seed 1 -- OVERRIDES       # the same row with another seed
+
+Each run trains `python train.py OVERRIDES seed=SEED` in its own directory under `outputs/quality/`, scores its
+`last.ckpt` with `python -m manga_cyclegan.evaluate` (the test split, the baselines, the same code users run),
+and appends one row (name, overrides, seed, batches, wall time, s/batch, machine, commit, every metric of every
+method) to `benchmarks/results/quality.jsonl`. The markdown table `benchmarks/results/quality.md` is rebuilt
+from that log after each row, so a session that ends mid-way keeps every finished run.
+
+`--extra-eval NAME:OVERRIDES` scores the same checkpoint on another page set too (e.g. other scenes at twice the
+page size), stored in the row under `extra`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+LOG = RESULTS / "quality.jsonl"
+TABLE = RESULTS / "quality.md"
+# What the table shows of each row, in this order (the JSON log keeps everything).
+COLUMNS = ("char_color_acc", "ciede2000", "consistency", "ink_f1", "psnr")
+METHODS = ("model", "model raw")
+
+
+def machine() -> str:
+    """The CPU's model name and its bf16 units, as `lscpu` says."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown"
+    name = re.search(r"Model name:\s*(.+)", text)
+    family = re.search(r"CPU family:\s*(\d+)", text)
+    model = re.search(r"^Model:\s*(\d+)", text, re.M)
+    flags = re.search(r"Flags:\s*(.+)", text)
+    units = [u for u in ("amx_bf16", "avx512_bf16", "avx2") if flags and u in flags.group(1).split()]
+    label = name.group(1).strip() if name else "unknown"
+    if family and model:
+        label += f" (family {family.group(1)} model {model.group(1)})"
+    return f"{label}, {os.cpu_count()} cores, {units[0] if units else 'no avx2'}"
+
+
+def commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "manga_cyclegan", "conf"], cwd=REPO,
+                           capture_output=True, text=True).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
+def trained_batches(ckpt: Path) -> int:
+    import torch
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    return int(state["global_step"]) // 2  # two optimizers: Lightning counts two steps per batch
+
+
+def run_row(name: str, overrides: list[str], seed: int, extra_evals: list[str], run_root: Path) -> dict:
+    run_dir = run_root / f"{name}_s{seed}"
+    train = [sys.executable, "train.py", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+    print("$", " ".join(train[1:]), flush=True)
+    start = time.perf_counter()
+    subprocess.run(train, cwd=REPO, check=True)
+    wall = time.perf_counter() - start
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    batches = trained_batches(ckpt)
+    row = {
+        "name": name, "overrides": overrides, "seed": seed, "batches": batches, "wall_s": round(wall, 1),
+        "s_per_batch": round(wall / max(1, batches), 4), "machine": machine(), "commit": commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "ckpt": str(ckpt.relative_to(REPO)) if ckpt.is_relative_to(REPO) else str(ckpt),
+        "scores": evaluate(ckpt, run_dir / "eval.json", []),
+        "extra": {},
+    }
+    for spec in extra_evals:
+        label, _, more = spec.partition(":")
+        row["extra"][label] = evaluate(ckpt, run_dir / f"eval_{label}.json", more.split())
+    return row
+
+
+def evaluate(ckpt: Path, out: Path, overrides: list[str]) -> dict:
+    command = [sys.executable, "-m", "manga_cyclegan.evaluate", f"ckpt={ckpt}", f"json={out}",
+               f"hydra.run.dir={out.parent / ('eval_' + out.stem)}", *overrides]
+    subprocess.run(command, cwd=REPO, check=True)
+    return json.loads(out.read_text())["scores"]
+
+
+def load_rows() -> list[dict]:
+    if not LOG.exists():
+        return []
+    return [json.loads(line) for line in LOG.read_text().splitlines() if line.strip()]
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def write_table(rows: list[dict]) -> None:
+    """The markdown table: one line per run, model and raw figures side by side, baselines once at the end."""
+    head = ["#", "name", "seed", "batches", "wall s", "s/batch"]
+    head += [f"{c} ({'raw' if m == 'model raw' else 'out'})" for c in COLUMNS for m in METHODS]
+    lines = [
+        "# Quality runs",
+        "",
+        "Every row is one `python benchmarks/quality.py --name NAME --seed SEED -- OVERRIDES` run: `python train.py`",
+        "with those overrides, then `python -m manga_cyclegan.evaluate` on its `last.ckpt` (synthetic test split, 24",
+        "pages). `out` is predict's default output, `raw` the generator's RGB. Higher is better for char_color_acc,",
+        "ink_f1 and psnr; lower for ciede2000 and consistency. The full rows (every metric, the baselines, the",
+        "machine, the commit) are in `quality.jsonl`.",
+        "",
+        "| " + " | ".join(head + ["overrides", "machine"]) + " |",
+        "|" + "---|" * (len(head) + 2),
+    ]
+    for i, row in enumerate(rows, 1):
+        scores = row["scores"]
+        cells = [str(i), row["name"], str(row["seed"]), str(row["batches"]), f"{row['wall_s']:.0f}", f"{row['s_per_batch']:.3f}"]
+        cells += [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
+        cells += ["`" + " ".join(row["overrides"]) + "`" if row["overrides"] else "(demo)", row["machine"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    if rows:
+        lines += ["", "Baselines on the same split (from the last row):", "",
+                  "| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+        for method in ("gray copy", "tone lookup"):
+            values = rows[-1]["scores"].get(method, {})
+            lines.append(f"| {method} | " + " | ".join(fmt(values.get(c)) for c in COLUMNS) + " |")
+    extras = [(i, row) for i, row in enumerate(rows, 1) if row.get("extra")]
+    if extras:
+        lines += ["", "Other page sets (same checkpoints):", "",
+                  "| # | name | set | " + " | ".join(f"{c} ({'raw' if m == 'model raw' else 'out'})" for c in COLUMNS for m in METHODS)
+                  + " | tone lookup acc |", "|---|---|---|" + "---|" * (2 * len(COLUMNS) + 1)]
+        for i, row in extras:
+            for label, scores in row["extra"].items():
+                cells = [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
+                cells.append(fmt(scores.get("tone lookup", {}).get("char_color_acc")))
+                lines.append(f"| {i} | {row['name']} | {label} | " + " | ".join(cells) + " |")
+    TABLE.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="the row's name (the lever it measures)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extra-eval", action="append", default=[], metavar="LABEL:OVERRIDES",
+                        help="also score on another page set, e.g. 'big:data.root=data/synthetic_big ...'")
+    parser.add_argument("--run-root", type=Path, default=REPO / "outputs" / "quality")
+    parser.add_argument("--table-only", action="store_true", help="rebuild the markdown table from the log")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for train.py (after --)")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.table_only:
+        row = run_row(args.name, args.overrides, args.seed, args.extra_eval, args.run_root)
+        with LOG.open("a") as log:
+            log.write(json.dumps(row) + "\n")
+        print(json.dumps({k: row["scores"][k] for k in row["scores"]}, indent=1))
+    write_table(load_rows())
+    print(f"Table: {TABLE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The flat output: the generator's colors at the page's size, the page's own ink lines in black, no dots."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from manga_cyclegan.flat_color import flat_color, page_ink
+from manga_cyclegan.inference import Colorizer, colorize_pages
+from manga_cyclegan.nets import ResnetGenerator
+
+
+def screened_page(size: int = 64) -> np.ndarray:
+    """A B/W page: a 12.5 % dot screen (a 1x2 dot per 4x4 cell) with a 4 px ink line across it."""
+    page = np.full((size, size), 255, np.uint8)
+    page[::4, ::4] = 0
+    page[1::4, ::4] = 0
+    page[30:34, :] = 0
+    return page
+
+
+def test_the_ink_line_is_black_and_the_screen_dots_take_the_color():
+    page = screened_page()
+    color = np.zeros((16, 16, 3), np.uint8)
+    color[...] = (200, 60, 40)  # the generator's color at a quarter of the page's size
+    out = flat_color(page, color)
+    assert out.shape == (64, 64, 3)
+    assert (out[30:34] == 0).all()  # the line, at full resolution
+    away = np.ones((64, 64), bool)
+    away[26:38] = False
+    assert (out[away] == (200, 60, 40)).all()  # dots and paper alike: one flat color
+    ink = page_ink(page)
+    assert ink[30:34, 4:-4].all() and not ink[away].any()
+
+
+def test_flat_is_predicts_default_and_comes_back_at_page_size():
+    generator = ResnetGenerator(1, 3, ngf=4, n_blocks=1)
+    page = screened_page(48)
+    out = next(colorize_pages(Colorizer(generator, short_side=24), [page]))
+    assert out.shape == (48, 48, 3)
+    assert (out[page_ink(page)] == 0).all()
