@@ -8,13 +8,16 @@ import torch.nn.functional as F
 GAN_MODES = ("lsgan", "vanilla")
 
 
-def gan_loss(logits: torch.Tensor, target_is_real: bool, mode: str = "lsgan") -> torch.Tensor:
-    """Adversarial loss of discriminator outputs against an all-real or all-fake target.
+def gan_loss(logits: torch.Tensor | list[torch.Tensor], target_is_real: bool, mode: str = "lsgan") -> torch.Tensor:
+    """Adversarial loss of discriminator outputs against an all-real or all-fake target (a multi-scale
+    discriminator's list of outputs: the mean over its scales).
 
     lsgan (the paper's choice, Mao et al. 2017): mean (D(x) - t)^2 with t in {0, 1}.
     vanilla: binary cross-entropy on logits (the original GAN objective).
     Computed in fp32 so mixed precision cannot underflow the squared error.
     """
+    if isinstance(logits, (list, tuple)):
+        return sum(gan_loss(scale, target_is_real, mode) for scale in logits) / len(logits)
     logits = logits.float()
     target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
     if mode == "lsgan":
@@ -34,6 +37,6 @@ def identity_loss(mapped: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(mapped.float(), real.float())
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mode: str = "lsgan") -> torch.Tensor:
+def discriminator_loss(real_logits, fake_logits, mode: str = "lsgan") -> torch.Tensor:
     """(L_GAN(real -> 1) + L_GAN(fake -> 0)) / 2; halved as in the paper to slow D relative to G."""
     return 0.5 * (gan_loss(real_logits, True, mode) + gan_loss(fake_logits, False, mode))

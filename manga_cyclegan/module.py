@@ -23,7 +23,11 @@ Discriminator phase (G frozen), on real pages and on fakes drawn from a pool of 
 
     L_D_B = (E[(D_B(real_B) - 1)^2] + E[D_B(pool_B(fake_B))^2]) / 2,   likewise L_D_A.
 
-Learning rate: Adam(lr, betas) constant for `epochs_constant` epochs, then linearly down for `epochs_decay`.
+Learning rate: Adam(lr, betas) constant for `epochs_constant` epochs, then linearly down for `epochs_decay`;
+the discriminators' is `lr_d_ratio` times the generators' (two-timescale rule, Heusel et al. 2017).
+
+Discriminators: 70x70 PatchGANs; `n_scales_d` > 1 adds the same PatchGAN on the page halved (pix2pixHD), whose
+losses are averaged with the full-scale one's; `spectral_norm_d` normalizes their convolutions.
 
 Non-finite losses: before each phase's backward, one isfinite check on its summed loss (agreed by all DDP
 processes). If it fails, `nonfinite="stop"` raises NonFiniteLossError naming the losses and the step, with no
@@ -48,7 +52,7 @@ from manga_cyclegan.evaluation import score_pages
 from manga_cyclegan.image_pool import ImagePool
 from manga_cyclegan.images import to_gray, to_rgb, to_uint8
 from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
-from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
+from manga_cyclegan.nets import MultiScaleDiscriminator, PatchDiscriminator, ResnetGenerator
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,8 @@ class CycleGAN(pl.LightningModule):
         ndf: int = 64,
         n_blocks: int = 9,
         n_layers_d: int = 3,
+        n_scales_d: int = 1,
+        spectral_norm_d: bool = False,
         norm: str = "instance",
         upsample: str = "transpose",
         dropout: bool = False,
@@ -87,6 +93,7 @@ class CycleGAN(pl.LightningModule):
         pseudo_pair_noise: float = 0.0,
         pool_size: int = 50,
         lr: float = 2e-4,
+        lr_d_ratio: float = 1.0,
         beta1: float = 0.5,
         beta2: float = 0.999,
         epochs_constant: int = 100,
@@ -108,7 +115,10 @@ class CycleGAN(pl.LightningModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         gen = partial(ResnetGenerator, ngf=ngf, n_blocks=n_blocks, norm=norm, upsample=upsample, dropout=dropout)
-        disc = partial(PatchDiscriminator, ndf=ndf, n_layers=n_layers_d, norm=norm)
+        patch = dict(ndf=ndf, n_layers=n_layers_d, norm=norm, spectral_norm=spectral_norm_d)
+        # One scale: the paper's PatchGAN itself (its checkpoint keys unchanged); more: pix2pixHD's pyramid.
+        disc = partial(PatchDiscriminator, **patch) if n_scales_d == 1 else partial(
+            MultiScaleDiscriminator, n_scales=n_scales_d, **patch)
         self.G_AB = gen(CHANNELS_A, CHANNELS_B)
         self.G_BA = gen(CHANNELS_B, CHANNELS_A)
         self.D_A = disc(CHANNELS_A)
@@ -269,9 +279,9 @@ class CycleGAN(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        adam = partial(torch.optim.Adam, lr=hp.lr, betas=(hp.beta1, hp.beta2), fused=hp.fused_adam)
-        opt_g = adam(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()))
-        opt_d = adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()))
+        adam = partial(torch.optim.Adam, betas=(hp.beta1, hp.beta2), fused=hp.fused_adam)
+        opt_g = adam(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=hp.lr)
+        opt_d = adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=hp.lr * hp.lr_d_ratio)
         factor = partial(linear_decay, epochs_constant=hp.epochs_constant, epochs_decay=hp.epochs_decay)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (opt_g, opt_d)]
         return [opt_g, opt_d], schedulers

@@ -83,3 +83,11 @@ def test_pseudo_pair_noise_perturbs_the_print_and_unknown_cycles_are_refused():
         assert "backward_cycle" in str(error)
     else:
         raise AssertionError("an unknown backward_cycle was accepted")
+
+
+def test_multiscale_discriminators_and_their_learning_rate():
+    model = tiny(n_scales_d=2, lr=1e-4, lr_d_ratio=4.0)
+    losses, images = model.generator_losses(torch.zeros(1, 1, 32, 32), torch.zeros(1, 3, 32, 32))
+    assert torch.isfinite(losses["G_AB"]) and set(model.discriminator_losses(images)) == {"D_A", "D_B"}
+    (opt_g, opt_d), _ = model.configure_optimizers()
+    assert opt_g.param_groups[0]["lr"] == 1e-4 and opt_d.param_groups[0]["lr"] == 4e-4

@@ -2,12 +2,16 @@
 
 With n_layers=3 each cell sees a 70x70 patch: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel conv,
 4x4 kernels, LeakyReLU 0.2. Same `model` layout as the reference `NLayerDiscriminator`.
+
+`MultiScaleDiscriminator` (pix2pixHD, Wang et al. 2018): the same PatchGAN on the page at 1, 1/2, ... of its
+size, so the coarser ones judge a whole character (a 70x70 patch of the half-size page covers 140x140).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from manga_cyclegan.nets.layers import init_weights, norm_layer, uses_bias
 
@@ -15,7 +19,8 @@ from manga_cyclegan.nets.layers import init_weights, norm_layer, uses_bias
 class PatchDiscriminator(nn.Module):
     """Maps an image in [-1, 1] to a grid of real/fake logits (one per receptive-field patch)."""
 
-    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance"):
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
+                 spectral_norm: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
@@ -33,9 +38,31 @@ class PatchDiscriminator(nn.Module):
         layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
         init_weights(self)
+        if spectral_norm:  # Miyato et al. 2018: each conv's largest singular value held at 1
+            for index, layer in enumerate(self.model):
+                if isinstance(layer, nn.Conv2d):
+                    self.model[index] = nn.utils.parametrizations.spectral_norm(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """PatchGANs on the input at `n_scales` scales (each half the previous); returns their logits, finest first."""
+
+    def __init__(self, in_channels: int = 3, n_scales: int = 2, **patch_args):
+        super().__init__()
+        if n_scales < 1:
+            raise ValueError(f"n_scales must be >= 1, got {n_scales}")
+        self.scales = nn.ModuleList(PatchDiscriminator(in_channels, **patch_args) for _ in range(n_scales))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        logits = []
+        for index, discriminator in enumerate(self.scales):
+            if index:
+                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            logits.append(discriminator(x))
+        return logits
 
 
 def receptive_field(n_layers: int) -> int:
