@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.baselines import ToneLookup, gray_copy
 from manga_cyclegan.data.pages import list_pages, read_page
-from manga_cyclegan.evaluation import score_pages
+from manga_cyclegan.evaluation import contact_sheet, score_pages
 from manga_cyclegan.images import to_uint8
 from manga_cyclegan.flat_color import flat_color
 from manga_cyclegan.inference import colorize_pages, resolve_device, transfer_chroma
@@ -53,30 +53,6 @@ def training_pages(folder: Path, mode: str, limit: int) -> list[np.ndarray]:
     refs = list_pages(folder)
     step = max(1, len(refs) // limit)
     return [read_page(ref, mode) for ref in refs[::step][:limit]]
-
-
-SHEET_COLUMNS = ("B/W input", "model", "model raw", "tone lookup", "truth")
-
-
-def contact_sheet(columns: dict[str, list[np.ndarray]], n_pages: int, gap: int = 4) -> np.ndarray:
-    """One row per page, one column per named list of pages (uint8 HxW or HxWx3, page-sized), a header of names."""
-    names = list(columns)
-    rows = []
-    for i in range(min(n_pages, len(columns[names[0]]))):
-        cells = [np.repeat(c[i][..., None], 3, -1) if c[i].ndim == 2 else c[i] for c in (columns[n] for n in names)]
-        height = max(c.shape[0] for c in cells)
-        cells = [np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0)), constant_values=255) for c in cells]
-        rows.append(np.concatenate([x for c in cells for x in (c, np.full((height, gap, 3), 128, np.uint8))][:-1], 1))
-    if not rows:
-        return np.full((1, 1, 3), 255, np.uint8)
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    header = np.full((24, width, 3), 255, np.uint8)
-    cell = (rows[0].shape[1] + gap) // len(names)
-    for k, name in enumerate(names):
-        cv2.putText(header, name, (k * cell + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    sep = np.full((gap, width, 3), 128, np.uint8)
-    return np.concatenate([header] + [x for r in rows for x in (r, sep)][:-1], 0)
 
 
 def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, float]]:

@@ -1,9 +1,10 @@
-"""Scoring colorized pages: one function shared by validation during training and the evaluate command."""
+"""Scoring colorized pages and showing them: shared by validation during training and the evaluate command."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from manga_cyclegan import metrics
@@ -29,3 +30,24 @@ def score_pages(pages: Sequence[dict], meta: dict | None = None, references: Seq
     if references:
         return metrics.evaluate_unpaired(preds, references, input_inks=inks)
     return {"ink_f1": metrics.ink_fidelity(preds, inks)}
+
+
+def contact_sheet(columns: dict[str, list[np.ndarray]], n_pages: int, gap: int = 4) -> np.ndarray:
+    """One row per page, one column per named list of pages (uint8 HxW or HxWx3, page-sized), a header of names."""
+    names = list(columns)
+    rows = []
+    for i in range(min(n_pages, len(columns[names[0]]))):
+        cells = [np.repeat(c[i][..., None], 3, -1) if c[i].ndim == 2 else c[i] for c in (columns[n] for n in names)]
+        height = max(c.shape[0] for c in cells)
+        cells = [np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0)), constant_values=255) for c in cells]
+        rows.append(np.concatenate([x for c in cells for x in (c, np.full((height, gap, 3), 128, np.uint8))][:-1], 1))
+    if not rows:
+        return np.full((1, 1, 3), 255, np.uint8)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    header = np.full((24, width, 3), 255, np.uint8)
+    cell = (rows[0].shape[1] + gap) // len(names)
+    for k, name in enumerate(names):
+        cv2.putText(header, name, (k * cell + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    sep = np.full((gap, width, 3), 128, np.uint8)
+    return np.concatenate([header] + [x for r in rows for x in (r, sep)][:-1], 0)

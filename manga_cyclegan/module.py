@@ -48,7 +48,8 @@ import torch
 import torchvision
 from pytorch_lightning.utilities import rank_zero_warn
 
-from manga_cyclegan.evaluation import score_pages
+from manga_cyclegan.evaluation import contact_sheet, score_pages
+from manga_cyclegan.flat_color import flat_color
 from manga_cyclegan.image_pool import ImagePool
 from manga_cyclegan.images import to_gray, to_rgb, to_uint8
 from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
@@ -311,6 +312,20 @@ class CycleGAN(pl.LightningModule):
             self._color_references = datamodule.color_references()
         scores = score_pages(pages, meta=getattr(datamodule, "meta", None), references=self._color_references)
         self.log_dict({f"val/{k}": float(v) for k, v in scores.items()}, sync_dist=True)
+        self._log_contact_sheet(pages[: self.hparams.val_samples])
+
+    @torch.no_grad()
+    def _log_contact_sheet(self, pages: list[dict]) -> None:
+        """The evaluate command's contact sheet for the first validation pages: B/W | flat output | raw | truth."""
+        writer = getattr(self.logger, "experiment", None)
+        if not pages or writer is None or not hasattr(writer, "add_image") or self.global_rank != 0:
+            return
+        columns = {"B/W input": [p["bw"] for p in pages], "model": [flat_color(p["bw"], p["pred"]) for p in pages],
+                   "model raw": [p["pred"] for p in pages]}
+        if all("truth" in p for p in pages):
+            columns["truth"] = [p["truth"] for p in pages]
+        sheet = contact_sheet(columns, len(pages))
+        writer.add_image("val/contact_sheet", sheet, global_step=self.global_step, dataformats="HWC")
 
     # ---- checkpoints: the pools and the RNG are training state too ------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
