@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from manga_cyclegan.images import descreen
 from manga_cyclegan.inference import Colorizer
 from manga_cyclegan.nets.generator import SIZE_MULTIPLE
 from manga_cyclegan.weights import (
@@ -53,12 +54,14 @@ class PaddedGenerator(nn.Module):
     which holds for pages of at least MIN_PAGE_SIZE, so the generator's "replicate" case never arises.)
     """
 
-    def __init__(self, generator: nn.Module):
+    def __init__(self, generator: nn.Module, descreen_sigma: float = 0.0):
         super().__init__()
         self.model = generator.model  # the same layers, so the ONNX initializers keep the state dict's names
+        self.descreen_sigma = descreen_sigma
 
     def forward(self, page: torch.Tensor) -> torch.Tensor:
         h, w = page.shape[-2:]
+        page = descreen(page, self.descreen_sigma, border="reflect")  # as predict prepares pages
         padded = F.pad(page, (0, -w % SIZE_MULTIPLE, 0, -h % SIZE_MULTIPLE), mode="reflect")
         return self.model(padded)[..., :h, :w]
 
@@ -81,7 +84,7 @@ def export_onnx(colorizer: Colorizer, path: str | Path) -> Path:
         3: torch.export.Dim("width", min=MIN_PAGE_SIZE),
     }
     program = torch.onnx.export(
-        PaddedGenerator(generator).eval(), (example,), input_names=["page"], output_names=["color"],
+        PaddedGenerator(generator, colorizer.descreen_sigma).eval(), (example,), input_names=["page"], output_names=["color"],
         opset_version=OPSET, dynamo=True, dynamic_shapes={"page": dims}, verbose=False,
     )
     # The output's sizes come out as the crop's formula (Min(height, 4 * ...)); they are the input's.
@@ -104,7 +107,7 @@ def onnx_max_abs_diff(colorizer: Colorizer, path: str | Path, size: tuple[int, i
     generator = colorizer.generator.cpu().eval()
     page = torch.rand(1, generator.in_channels, *size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.inference_mode():
-        expected = generator(page).numpy()
+        expected = generator(descreen(page, colorizer.descreen_sigma)).numpy()
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (color,) = session.run(["color"], {"page": page.numpy()})
     return float(np.abs(color - expected).max())

@@ -32,7 +32,7 @@ import torch
 from manga_cyclegan.config import cpu_has_bf16_units
 from manga_cyclegan.consistency import ChapterPalette
 from manga_cyclegan.flat_color import flat_color
-from manga_cyclegan.images import from_uint8, to_rgb, to_uint8
+from manga_cyclegan.images import descreen, from_uint8, to_rgb, to_uint8
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import SIZE_MULTIPLE
 from manga_cyclegan.strips import generate_in_strips, generate_lean
@@ -57,10 +57,12 @@ TILE_SIDE = 1024
 
 @dataclass
 class Colorizer:
-    """The B/W -> color generator and the page scale it was trained at (short side in pixels; None: native)."""
+    """The B/W -> color generator, the page scale it was trained at (short side in pixels; None: native), and the
+    Gaussian descreen its inputs get first (std in working-size pixels; 0: none), as in training."""
 
     generator: ResnetGenerator
     short_side: int | None = None
+    descreen_sigma: float = 0.0
 
 
 def autocast(device: torch.device, precision: str):
@@ -150,6 +152,7 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
     colors = []
     for group in groups:
         x = torch.stack([from_uint8(w) for w in group]).to(settings.device)
+        x = descreen(x, colorizer.descreen_sigma)
         if generator.in_channels == 3:  # weights trained on RGB copies of gray pages (the reference's G_A)
             x = to_rgb(x)
         with autocast(settings.device, settings.precision):

@@ -13,6 +13,10 @@ Generator phase (D_A, D_B frozen), minimizing
 
 with L_GAN(G_AB, D_B) = E[(D_B(fake_B) - 1)^2] for LSGAN (BCE for "vanilla").
 
+Descreening (`descreen_sigma` > 0): every input of G_AB is low-passed first, D(x) = Gaussian(sigma) * x, and predict
+does the same. A printed page's screentone then looks like the luma of a color page, so the identity term
+||G_AB(D(gray(real_B))) - real_B|| is supervised colorization of the very inputs G_AB meets at test time.
+
 Identity with different channel counts: G_AB takes one channel, so it is fed the luma of a color page,
 gray(real_B), and asked to give back real_B; G_BA takes three, so it is fed the B/W page replicated,
 rgb(real_A), and asked to give back real_A. Both keep the paper's intent (a page already "in" the target
@@ -51,7 +55,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from manga_cyclegan.evaluation import contact_sheet, score_pages
 from manga_cyclegan.flat_color import flat_color
 from manga_cyclegan.image_pool import ImagePool
-from manga_cyclegan.images import to_gray, to_rgb, to_uint8
+from manga_cyclegan.images import descreen, to_gray, to_rgb, to_uint8
 from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from manga_cyclegan.nets import MultiScaleDiscriminator, PatchDiscriminator, ResnetGenerator
 
@@ -91,6 +95,7 @@ class CycleGAN(pl.LightningModule):
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
         backward_cycle: str = "paper",
+        descreen_sigma: float = 0.0,
         pseudo_pair_noise: float = 0.0,
         pool_size: int = 50,
         lr: float = 2e-4,
@@ -137,7 +142,11 @@ class CycleGAN(pl.LightningModule):
     # ---- the colorizer -------------------------------------------------------------------------------------
     def forward(self, real_A: torch.Tensor) -> torch.Tensor:
         """Colorize B/W pages [N, 1, H, W] in [-1, 1] -> [N, 3, H, W] in [-1, 1]."""
-        return self.G_AB(self._layout(real_A))
+        return self.colorize(real_A)
+
+    def colorize(self, page: torch.Tensor) -> torch.Tensor:
+        """G_AB on a one-channel page, descreened first when `descreen_sigma` > 0 (predict does the same)."""
+        return self.G_AB(self._layout(descreen(page, self.hparams.descreen_sigma)))
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
@@ -157,10 +166,10 @@ class CycleGAN(pl.LightningModule):
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
         """The generator phase's losses (named as in the module docstring) and the images it made."""
         hp = self.hparams
-        fake_B = self.G_AB(real_A)
+        fake_B = self.colorize(real_A)
         rec_A = self.G_BA(fake_B)
         fake_A = self.G_BA(real_B)
-        rec_B = self.G_AB(self._pseudo_pair_input(fake_A))
+        rec_B = self.colorize(self._pseudo_pair_input(fake_A))
         losses = {
             "G_AB": gan_loss(self.D_B(fake_B), True, hp.gan_mode),
             "G_BA": gan_loss(self.D_A(fake_A), True, hp.gan_mode),
@@ -169,7 +178,7 @@ class CycleGAN(pl.LightningModule):
         }
         if hp.lambda_identity > 0:
             weight = hp.lambda_cycle * hp.lambda_identity
-            losses["idt_B"] = weight * identity_loss(self.G_AB(self._layout(to_gray(real_B))), real_B)
+            losses["idt_B"] = weight * identity_loss(self.colorize(to_gray(real_B)), real_B)
             losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
         images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
         return losses, images
@@ -290,7 +299,7 @@ class CycleGAN(pl.LightningModule):
     # ---- validation -----------------------------------------------------------------------------------------
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         real_A = self._layout(batch["A"])
-        fake_B = self.G_AB(real_A)
+        fake_B = self.colorize(real_A)
         rec_A = self.G_BA(fake_B)
         self.log("val/cycle_l1", cycle_loss(rec_A, real_A), batch_size=real_A.shape[0], sync_dist=True)
         for i in range(real_A.shape[0]):

@@ -5,7 +5,7 @@ Formats, told apart by content (the suffix is not trusted):
 - a training checkpoint of this project (torch file, dict with `state_dict` and `hyper_parameters`): G_AB under
   the `G_AB.` prefix, rebuilt from the hyperparameters; `short_side` from the data's `load_size`;
 - an exported colorizer (safetensors, written by `save_colorizer`): the generator's tensors, and its
-  architecture and `short_side` as JSON in the metadata under "manga_cyclegan";
+  architecture, `short_side` and `descreen_sigma` as JSON in the metadata under "manga_cyclegan";
 - a plain generator state dict (torch file, a dict of tensors), such as the reference CycleGAN's
   `latest_net_G_A.pth` (junyanz/pytorch-CycleGAN-and-pix2pix): the architecture is inferred from the tensors,
   the training scale is unknown (`short_side` None). A safetensors file without our metadata is read the same way.
@@ -82,13 +82,14 @@ def load_colorizer(
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not a weights file.\n{ACCEPTED}")
     overrides = _checked_arch({k: v for k, v in (arch or {}).items() if v is not None}, "arch")
-    state, stated_arch, short_side = _read(path, map_location)
+    state, stated_arch, scale = _read(path, map_location)
     generator = build_generator(state, {**stated_arch, **overrides}, source=str(path))
-    return Colorizer(generator.to(map_location), short_side)
+    return Colorizer(generator.to(map_location), scale.get("short_side"), float(scale.get("descreen_sigma") or 0.0))
 
 
-def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, int | None]:
-    """(generator state dict, architecture the file states or implies, short_side) of a weights file."""
+def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(generator state dict, architecture the file states or implies, how pages are prepared: short_side and
+    descreen_sigma where the file knows them) of a weights file."""
     with path.open("rb") as f:
         head = f.read(16)
     if _is_safetensors(head, path.stat().st_size):
@@ -103,20 +104,20 @@ def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, int 
             raise _unknown(path, "a training checkpoint without G_AB weights")
         stated = {"in_channels": 1, "out_channels": 3, **{k: hparams[k] for k in GENERATOR_ARGS if k in hparams}}
         short_side = (checkpoint.get("datamodule_hyper_parameters") or {}).get("load_size")
-        return state, stated, short_side
+        return state, stated, {"short_side": short_side, "descreen_sigma": hparams.get("descreen_sigma", 0.0)}
     if isinstance(checkpoint, Mapping) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         return _plain_state_dict(path, checkpoint)
     keys = list(checkpoint)[:5] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
     raise _unknown(path, f"a torch file holding neither a training checkpoint nor a generator state dict: {keys}")
 
 
-def _plain_state_dict(path: Path, tensors: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict, None]:
+def _plain_state_dict(path: Path, tensors: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict, dict]:
     """A bare generator state dict, architecture inferred, training scale unknown."""
     # DataParallel saves its wrapped module's keys under "module.".
     state = {k.removeprefix("module."): v for k, v in tensors.items()}
     if "model.1.weight" not in state:
         raise _unknown(path, f"tensors of something other than a generator: {list(state)[:5]}")
-    return state, infer_arch(state), None
+    return state, infer_arch(state), {}
 
 
 def _is_safetensors(head: bytes, size: int) -> bool:
@@ -124,7 +125,7 @@ def _is_safetensors(head: bytes, size: int) -> bool:
     return len(head) > 8 and 0 < int.from_bytes(head[:8], "little") <= size - 8 and head[8:9] == b"{"
 
 
-def _read_safetensors(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, int | None]:
+def _read_safetensors(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, dict]:
     try:
         with safetensors.safe_open(path, framework="pt", device=str(map_location)) as f:
             state, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}  # noqa: SIM118 (not iterable)
@@ -141,7 +142,8 @@ def _read_safetensors(path: Path, map_location) -> tuple[dict[str, torch.Tensor]
             f"{path} is an exported colorizer of format version {info.get('format_version')}; this code reads "
             f"version {FORMAT_VERSION} (was it written by a newer manga-cyclegan?)"
         )
-    return state, _checked_arch(info["arch"], f"{path} metadata"), info.get("short_side")
+    scale = {"short_side": info.get("short_side"), "descreen_sigma": info.get("descreen_sigma", 0.0)}
+    return state, _checked_arch(info["arch"], f"{path} metadata"), scale
 
 
 def _torch_load(path: Path, map_location):
@@ -260,9 +262,10 @@ def _format_arch(arch: Mapping) -> str:
 
 
 def colorizer_metadata(colorizer: Colorizer) -> str:
-    """The JSON stored with an exported colorizer: format version, architecture and training scale."""
+    """The JSON stored with an exported colorizer: format version, architecture, training scale and descreen."""
     arch = generator_arch(colorizer.generator)
-    return json.dumps({"format_version": FORMAT_VERSION, "arch": arch, "short_side": colorizer.short_side})
+    return json.dumps({"format_version": FORMAT_VERSION, "arch": arch, "short_side": colorizer.short_side,
+                       "descreen_sigma": colorizer.descreen_sigma})
 
 
 def save_colorizer(colorizer: Colorizer, path: str | Path) -> Path:

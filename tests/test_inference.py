@@ -115,3 +115,29 @@ def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(monkeypatch):
     assert config.emulated_bf16_warning("bf16-mixed", "cuda") is None
     monkeypatch.setattr(config, "cpu_has_bf16_units", lambda: True)
     assert config.emulated_bf16_warning("bf16-mixed", "cpu") is None
+
+
+def test_descreen_turns_a_screen_into_its_tone_and_keeps_a_flat_page():
+    from manga_cyclegan.images import descreen
+
+    screen = torch.where(torch.arange(32).view(1, 1, 1, 32).expand(1, 1, 32, 32) % 2 == 0, 1.0, -1.0)
+    flat = descreen(screen, 1.5)
+    assert flat.shape == screen.shape and flat.abs().max() < 0.05  # a 50 % screen becomes mid gray
+    page = torch.full((1, 1, 8, 8), 0.3)
+    torch.testing.assert_close(descreen(page, 2.0), page)  # even where the page is smaller than the kernel
+    assert descreen(screen, 0.0) is screen
+
+
+def test_a_descreening_colorizer_is_loaded_with_its_sigma_and_descreens_in_predict(tmp_path):
+    from manga_cyclegan.images import descreen
+
+    model = CycleGAN(ngf=4, ndf=4, n_blocks=1, descreen_sigma=1.5)
+    path = tmp_path / "m.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
+    colorizer = load_colorizer(path)
+    assert colorizer.descreen_sigma == 1.5
+    page = np.where(np.indices((24, 24)).sum(0) % 2 == 0, 0, 255).astype(np.uint8)
+    out = next(colorize_pages(colorizer, [page], "raw"))
+    with torch.no_grad():
+        expected = model.G_AB(descreen(torch.from_numpy(page).float().div(127.5).sub(1)[None, None], 1.5))
+    assert np.abs(out.astype(int) - ((expected[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().numpy()).max() <= 1

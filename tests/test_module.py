@@ -91,3 +91,17 @@ def test_multiscale_discriminators_and_their_learning_rate():
     assert torch.isfinite(losses["G_AB"]) and set(model.discriminator_losses(images)) == {"D_A", "D_B"}
     (opt_g, opt_d), _ = model.configure_optimizers()
     assert opt_g.param_groups[0]["lr"] == 1e-4 and opt_d.param_groups[0]["lr"] == 4e-4
+
+
+def test_descreen_feeds_g_ab_the_low_passed_page_everywhere():
+    from manga_cyclegan.images import descreen
+
+    model = tiny(descreen_sigma=1.0)
+    real_A = torch.where(torch.rand(1, 1, 16, 16) > 0.5, 1.0, -1.0)  # a binary "screen"
+    real_B = torch.rand(1, 3, 16, 16) * 2 - 1
+    to_ab = record_inputs(model.G_AB)
+    model.generator_losses(real_A, real_B)
+    assert any(torch.allclose(x, descreen(real_A, 1.0)) for x in to_ab)
+    assert any(torch.allclose(x, descreen(to_gray(real_B), 1.0)) for x in to_ab)  # the identity term
+    assert not any(torch.equal(x, real_A) for x in to_ab)
+    torch.testing.assert_close(model(real_A), model.G_AB(descreen(real_A, 1.0)))
