@@ -94,3 +94,10 @@ def test_onnx_export_runs_in_onnxruntime_at_any_size_as_pytorch_does(tmp_path):
         (got,) = session.run(None, {"page": x.numpy()})
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() <= ONNX_TOLERANCE
+
+
+def test_safetensors_keep_the_descreen_the_generator_was_trained_with(tmp_path):
+    generator = ResnetGenerator(ngf=4, n_blocks=1).eval()
+    path = save_colorizer(Colorizer(generator, short_side=64, descreen_sigma=1.5), tmp_path / "c.safetensors")
+    loaded = load_colorizer(path)
+    assert (loaded.short_side, loaded.descreen_sigma) == (64, 1.5)
