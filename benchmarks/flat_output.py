@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from manga_cyclegan.baselines import ink_mask  # noqa: E402
+from manga_cyclegan.baselines import ink_mask, local_tone  # noqa: E402
 from manga_cyclegan.data.synthetic import ensure_synthetic_set  # noqa: E402
 from manga_cyclegan.evaluation import score_pages  # noqa: E402
 from manga_cyclegan.flat_color import INK_SETTINGS  # noqa: E402
@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     for name, settings in VARIANTS.items():
         rows[f"ink-free resize + ink: {name}"] = [
             np.where(ink_mask(p["bw"], **settings)[..., None], 0, resize_without_ink(c, p["bw"].shape)).astype(np.uint8)
+            for p, c in zip(pages, colors)]
+    for blur in (8, 12):
+        rows[f"tone {blur}px + chroma + ink: default"] = [
+            np.where(ink_mask(p["bw"], **INK_SETTINGS)[..., None], 0, transfer_chroma(
+                local_tone(p["bw"], blur).round().clip(0, 255).astype(np.uint8), c)).astype(np.uint8)
             for p, c in zip(pages, colors)]
     rows["lines"] = [transfer_chroma(p["bw"], c) for p, c in zip(pages, colors)]
     table = {name: score_pages([{**p, "pred": pred} for p, pred in zip(pages, preds)], meta=meta)

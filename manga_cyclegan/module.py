@@ -30,6 +30,9 @@ Discriminator phase (G frozen), on real pages and on fakes drawn from a pool of 
 Learning rate: Adam(lr, betas) constant for `epochs_constant` epochs, then linearly down for `epochs_decay`;
 the discriminators' is `lr_d_ratio` times the generators' (two-timescale rule, Heusel et al. 2017).
 
+`ema_decay` > 0 keeps G_AB_ema, a running average of G_AB's weights after each generator step; validation and
+predict colorize with it (G_AB itself trains as above).
+
 Discriminators: 70x70 PatchGANs; `n_scales_d` > 1 adds the same PatchGAN on the page halved (pix2pixHD), whose
 losses are averaged with the full-scale one's; `spectral_norm_d` normalizes their convolutions.
 
@@ -42,6 +45,7 @@ consecutive skips.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
@@ -96,6 +100,7 @@ class CycleGAN(pl.LightningModule):
         lambda_identity: float = 0.5,
         backward_cycle: str = "paper",
         descreen_sigma: float = 0.0,
+        ema_decay: float = 0.0,
         pseudo_pair_noise: float = 0.0,
         pool_size: int = 50,
         lr: float = 2e-4,
@@ -129,6 +134,8 @@ class CycleGAN(pl.LightningModule):
         self.G_BA = gen(CHANNELS_B, CHANNELS_A)
         self.D_A = disc(CHANNELS_A)
         self.D_B = disc(CHANNELS_B)
+        if ema_decay > 0:  # the colorizer validation and predict use: a running average of G_AB's weights
+            self.G_AB_ema = copy.deepcopy(self.G_AB).requires_grad_(False)
         self.pool_A = ImagePool(pool_size, seed=seed)
         self.pool_B = ImagePool(pool_size, seed=seed + 1)
         self._val_pages: list[dict] = []
@@ -144,9 +151,25 @@ class CycleGAN(pl.LightningModule):
         """Colorize B/W pages [N, 1, H, W] in [-1, 1] -> [N, 3, H, W] in [-1, 1]."""
         return self.colorize(real_A)
 
-    def colorize(self, page: torch.Tensor) -> torch.Tensor:
-        """G_AB on a one-channel page, descreened first when `descreen_sigma` > 0 (predict does the same)."""
-        return self.G_AB(self._layout(descreen(page, self.hparams.descreen_sigma)))
+    def colorize(self, page: torch.Tensor, averaged: bool = False) -> torch.Tensor:
+        """G_AB on a one-channel page, descreened first when `descreen_sigma` > 0 (predict does the same);
+        `averaged`: with the weights' running average where there is one (what validation and predict use)."""
+        generator = self.G_AB_ema if averaged and self.hparams.ema_decay > 0 else self.G_AB
+        return generator(self._layout(descreen(page, self.hparams.descreen_sigma)))
+
+    @torch.no_grad()
+    def update_average(self) -> None:
+        """G_AB_ema <- d * G_AB_ema + (1 - d) * G_AB, d = min(ema_decay, (1 + t) / (10 + t)) after t updates,
+        so the average forgets its random start within the first steps (Polyak averaging, as StyleGAN and
+        UVCGAN keep for their generators)."""
+        if self.hparams.ema_decay <= 0:
+            return
+        t = self.global_step // 2  # two optimizer steps per batch
+        decay = min(self.hparams.ema_decay, (1 + t) / (10 + t))
+        for average, current in zip(self.G_AB_ema.parameters(), self.G_AB.parameters()):
+            average.lerp_(current.detach().to(average.dtype), 1 - decay)
+        for average, current in zip(self.G_AB_ema.buffers(), self.G_AB.buffers()):
+            average.copy_(current)
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
@@ -216,6 +239,7 @@ class CycleGAN(pl.LightningModule):
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(loss_G)
             opt_g.step()
+            self.update_average()
 
         with self.toggled_optimizer(opt_d):  # G_AB, G_BA get no gradients in this phase
             d_losses = self.discriminator_losses(images)
@@ -299,7 +323,7 @@ class CycleGAN(pl.LightningModule):
     # ---- validation -----------------------------------------------------------------------------------------
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         real_A = self._layout(batch["A"])
-        fake_B = self.colorize(real_A)
+        fake_B = self.colorize(real_A, averaged=True)
         rec_A = self.G_BA(fake_B)
         self.log("val/cycle_l1", cycle_loss(rec_A, real_A), batch_size=real_A.shape[0], sync_dist=True)
         for i in range(real_A.shape[0]):

@@ -105,3 +105,23 @@ def test_descreen_feeds_g_ab_the_low_passed_page_everywhere():
     assert any(torch.allclose(x, descreen(to_gray(real_B), 1.0)) for x in to_ab)  # the identity term
     assert not any(torch.equal(x, real_A) for x in to_ab)
     torch.testing.assert_close(model(real_A), model.G_AB(descreen(real_A, 1.0)))
+
+
+def test_the_weight_average_follows_g_ab_and_is_what_validation_and_predict_use(tmp_path):
+    from manga_cyclegan.weights import load_colorizer
+
+    model = tiny(ema_decay=0.9)
+    assert all(not p.requires_grad for p in model.G_AB_ema.parameters())
+    start = [p.clone() for p in model.G_AB_ema.parameters()]
+    with torch.no_grad():
+        for p in model.G_AB.parameters():
+            p.add_(1.0)
+    model.update_average()  # t = 0: decay min(0.9, 1/10) = 0.1, so the average moves 90 % of the way
+    for average, before in zip(model.G_AB_ema.parameters(), start):
+        torch.testing.assert_close(average, before + 0.9)
+    page = torch.rand(1, 1, 16, 16) * 2 - 1
+    assert not torch.allclose(model.colorize(page, averaged=True), model.colorize(page))
+    path = tmp_path / "m.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
+    with torch.no_grad():
+        torch.testing.assert_close(load_colorizer(path).generator(page), model.G_AB_ema(page))
