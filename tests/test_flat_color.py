@@ -38,3 +38,14 @@ def test_flat_is_predicts_default_and_comes_back_at_page_size():
     out = next(colorize_pages(Colorizer(generator, short_side=24), [page]))
     assert out.shape == (48, 48, 3)
     assert (out[page_ink(page)] == 0).all()
+
+
+def test_a_region_next_to_the_generators_line_keeps_its_color():
+    from manga_cyclegan.flat_color import resize_without_ink
+
+    color = np.full((8, 8, 3), (40, 160, 220), np.uint8)
+    color[4] = 0  # the generator drew a line at working size
+    out = resize_without_ink(color, (32, 32))
+    assert (out[:14] == (40, 160, 220)).all() and (out[20:] == (40, 160, 220)).all()  # no dark halo beside it
+    assert (out[16:18] == (40, 160, 220)).all()  # on the line itself too: the page's ink decides where ink goes
+    assert (resize_without_ink(np.zeros((4, 4, 3), np.uint8), (8, 8)) == 0).all()  # all ink: plain resize
