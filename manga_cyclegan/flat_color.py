@@ -5,8 +5,14 @@
 1. the colors are brought to the page's size (they hold no screen dots: the generator paints flat colors, as the
    color pages it learned from have), leaving the generator's own ink pixels out of the interpolation
    (normalized convolution), so that the color of a region next to a line is not darkened by the line;
-2. the page's own ink lines and lettering (:func:`ink_mask`) are painted pure black over them at full
+2. `regions=True`: every region the page's ink encloses (a 4-connected component of the page without its ink,
+   at least MIN_REGION_PX large) takes the per-channel median of those colors over it: one flat color per
+   region, as a colorist fills it, so the generator's speckle and its bleed across a line are gone;
+3. the page's own ink lines and lettering (:func:`ink_mask`) are painted pure black over them at full
    resolution, whatever the working size was.
+
+A region whose outline has a gap is merged with its neighbour and gets one color with it: `regions=False`
+(predict's `flat_regions=false`) keeps the generator's colors per pixel.
 
 `python benchmarks/flat_output.py` compares these choices (and the ink settings) on a trained model.
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from manga_cyclegan.baselines import ink_mask
 
@@ -24,6 +31,8 @@ INK_SETTINGS = {"sigma": 2.0, "size": 11, "ratio": 0.6, "min_background": 50.0}
 INK_RGB = (0, 0, 0)
 # The generator's pixels darker than this (luma) are its ink: left out when its colors are resized.
 INK_LUMA = 64
+# Regions smaller than this (pixels of the page) keep the generator's colors: too few pixels for a median.
+MIN_REGION_PX = 12
 
 
 def page_ink(bw: np.ndarray) -> np.ndarray:
@@ -31,10 +40,34 @@ def page_ink(bw: np.ndarray) -> np.ndarray:
     return ink_mask(bw, **INK_SETTINGS)
 
 
-def flat_color(bw: np.ndarray, color: np.ndarray) -> np.ndarray:
-    """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> uint8 HxWx3 page: the colors, the page's ink."""
+def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True) -> np.ndarray:
+    """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> uint8 HxWx3 page: the colors (one per region
+    enclosed by ink if `regions`), the page's ink in black."""
     out = resize_without_ink(color, bw.shape)
-    out[page_ink(bw)] = INK_RGB
+    ink = page_ink(bw)
+    if regions:
+        out = region_medians(out, ink)
+    out[ink] = INK_RGB
+    return out
+
+
+def region_medians(color: np.ndarray, ink: np.ndarray, min_px: int = MIN_REGION_PX) -> np.ndarray:
+    """Each 4-connected component of ~ink of at least `min_px` pixels filled with the per-channel median of
+    `color` over it; ink pixels and smaller components keep their colors."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~ink).astype(np.uint8), connectivity=4)
+    regions = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_px)
+    regions = regions[regions > 0]  # label 0 is the ink
+    out = color.copy()
+    if len(regions) == 0:
+        return out
+    table = np.zeros((n, 3), np.uint8)
+    for channel in range(3):
+        medians = ndimage.median(color[..., channel], labels=labels, index=regions)
+        table[regions, channel] = np.rint(medians).astype(np.uint8)
+    filled = np.zeros(n, bool)
+    filled[regions] = True
+    where = filled[labels] & ~ink
+    out[where] = table[labels[where]]
     return out
 
 

@@ -124,6 +124,8 @@ class InferenceSettings:
     """How pages go through the generator; the defaults are predict's."""
 
     mode: str = "flat"
+    # "flat" mode: one color per region enclosed by the page's ink (False: the generator's colors per pixel).
+    flat_regions: bool = True
     working_size: int | str = "auto"
     device: str | torch.device = "cpu"
     precision: str = "fp32"
@@ -163,7 +165,7 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
     if settings.mode == "raw":
         return colors
     if settings.mode == "flat":
-        return [flat_color(page, color) for page, color in zip(pages, colors)]
+        return [flat_color(page, color, settings.flat_regions) for page, color in zip(pages, colors)]
     return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
 
 

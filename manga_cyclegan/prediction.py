@@ -393,6 +393,7 @@ def predict(cfg: DictConfig) -> Summary:
     colorizer = load_colorizer(cfg.ckpt, arch=arch)
     settings = InferenceSettings(
         mode=cfg.mode,
+        flat_regions=cfg.flat_regions,
         working_size=cfg.working_size,
         device=device,
         precision=resolve_precision(cfg.precision, device),

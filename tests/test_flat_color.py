@@ -49,3 +49,18 @@ def test_a_region_next_to_the_generators_line_keeps_its_color():
     assert (out[:14] == (40, 160, 220)).all() and (out[20:] == (40, 160, 220)).all()  # no dark halo beside it
     assert (out[16:18] == (40, 160, 220)).all()  # on the line itself too: the page's ink decides where ink goes
     assert (resize_without_ink(np.zeros((4, 4, 3), np.uint8), (8, 8)) == 0).all()  # all ink: plain resize
+
+
+def test_each_region_enclosed_by_ink_gets_one_color():
+    page = np.full((40, 40), 255, np.uint8)
+    page[18:22, :] = 0  # a line cuts the page in two regions
+    color = np.zeros((40, 40, 3), np.uint8)
+    color[:18] = (200, 50, 50)
+    color[22:] = (50, 50, 200)
+    color[5, 5] = (0, 255, 0)  # speckle inside the top region
+    color[30:33, 10:13] = (255, 255, 0)
+    out = flat_color(page, color)
+    assert (out[:18] == (200, 50, 50)).all() and (out[22:] == (50, 50, 200)).all()
+    assert (out[18:22] == 0).all()
+    kept = flat_color(page, color, regions=False)
+    assert (kept[5, 5] == (0, 255, 0)).all()  # regions=False: per-pixel colors
