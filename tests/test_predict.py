@@ -73,8 +73,9 @@ def colorizer() -> Colorizer:
     return Colorizer(ResnetGenerator(1, 3, ngf=4, n_blocks=1).eval(), short_side=32)
 
 
-def run(colorizer, source, output, **options):
-    return predict_pages(colorizer, str(source), output, InferenceSettings(), OutputOptions(**options), progress=False)
+def run(colorizer, source, output, mode="flat", **options):
+    return predict_pages(colorizer, str(source), output, InferenceSettings(mode=mode), OutputOptions(**options),
+                         progress=False)
 
 
 def test_pages_of_odd_sizes_come_back_at_their_size_with_the_page_lightness(colorizer, tmp_path):
@@ -83,9 +84,11 @@ def test_pages_of_odd_sizes_come_back_at_their_size_with_the_page_lightness(colo
     pages = [np.clip(manga_page(h, w, i), 20, 235) for i, (h, w) in enumerate(sizes)]
     for i, page in enumerate(pages):
         Image.fromarray(page).save(tmp_path / f"p{i}.png")
-    summary = run(colorizer, tmp_path, tmp_path / "out")
-    assert summary.counts["colorized"] == 3
+    summary = run(colorizer, tmp_path, tmp_path / "out", mode="lines")
+    flat = run(colorizer, tmp_path, tmp_path / "flat")  # the default
+    assert summary.counts["colorized"] == 3 and flat.counts["colorized"] == 3
     for i, ((h, w), page) in enumerate(zip(sizes, pages)):
+        assert np.asarray(Image.open(tmp_path / "flat" / f"p{i}.png")).shape == (h, w, 3)
         out = np.asarray(Image.open(tmp_path / "out" / f"p{i}.png"))
         assert out.shape == (h, w, 3)
         in_gamut = (out > 0).all(-1) & (out < 255).all(-1)
@@ -242,9 +245,9 @@ def test_command_errors_name_the_problem(tiny_ckpt, tmp_path):
 def test_chapter_palette_option_fits_on_the_run_and_changes_only_chroma(colorizer, tmp_path):
     for i in range(3):
         Image.fromarray(np.clip(manga_page(48, 40, i), 20, 235)).save(tmp_path / f"{i}.png")
-    plain = run(colorizer, tmp_path, tmp_path / "plain")
-    summary = predict_pages(colorizer, str(tmp_path), tmp_path / "palette", InferenceSettings(), OutputOptions(),
-                            progress=False, palette_pages=2)
+    plain = run(colorizer, tmp_path, tmp_path / "plain", mode="lines")
+    summary = predict_pages(colorizer, str(tmp_path), tmp_path / "palette", InferenceSettings(mode="lines"),
+                            OutputOptions(), progress=False, palette_pages=2)
     assert plain.counts["colorized"] == summary.counts["colorized"] == 3
     a = np.asarray(Image.open(tmp_path / "plain" / "1.png")).astype(int)
     b = np.asarray(Image.open(tmp_path / "palette" / "1.png")).astype(int)
