@@ -91,12 +91,22 @@ def test_slurm_launcher_follows_the_trainer_layout(tmp_path):
     assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 4, 4)
 
 
-@pytest.mark.parametrize("experiment", ["demo", "custom", "onepiece"])
+def test_the_papers_cyclegan_stays_selectable_and_the_default_adds_the_kept_levers(tmp_path):
+    paper = compose_train(["model=cyclegan_paper"], tmp_path).model
+    assert (paper.lambda_identity, paper.descreen_sigma, paper.backward_cycle) == (0.5, 0.0, "paper")
+    assert (paper.ngf, paper.n_blocks, paper.lr, paper.n_scales_d) == (64, 9, 2e-4, 1)
+    default = compose_train(["experiment=custom"], tmp_path).model
+    assert (default.lambda_identity, default.descreen_sigma) == (5.0, 1.5)
+    assert {k: v for k, v in paper.items() if k not in ("lambda_identity", "descreen_sigma")} == \
+        {k: v for k, v in default.items() if k not in ("lambda_identity", "descreen_sigma")}
+
+
+@pytest.mark.parametrize("experiment", ["demo", "demo_long", "custom", "onepiece"])
 def test_each_experiment_fast_dev_runs(experiment, tmp_path, tiny_synthetic_set, tiny_overrides):
     # The experiment's own model; only the data is pointed at the tiny set and the device at the CPU.
     overrides = [f"experiment={experiment}", "debug=fdr", "trainer.accelerator=cpu", "trainer.precision=32"]
     data = [o for o in tiny_overrides if o.startswith("data.") and not o.startswith("data.synthetic")]
-    if experiment != "demo":
+    if not experiment.startswith("demo"):
         data += ["data.load_size=null", "data.scale=[1.0,1.0]", "data.pin_memory=false", "data.val_max_size=64"]
     else:
         data = [o for o in tiny_overrides if o.startswith("data.")]
