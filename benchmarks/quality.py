@@ -12,6 +12,10 @@ from that log after each row, so a session that ends mid-way keeps every finishe
 
 `--extra-eval NAME:OVERRIDES` scores the same checkpoint on another page set too (e.g. other scenes at twice the
 page size), stored in the row under `extra`.
+
+`--rescore NAME [NAME ...]` scores the named rows' checkpoints again with the code as it is now (the default
+output changes as the work goes on; the raw output does not): the row keeps its first scores under
+`scores_at_run` and says with which commit it was rescored.
 """
 
 from __future__ import annotations
@@ -118,14 +122,16 @@ def write_table(rows: list[dict]) -> None:
         "with those overrides, then `python -m manga_cyclegan.evaluate` on its `last.ckpt` (synthetic test split, 24",
         "pages). `out` is predict's default output, `raw` the generator's RGB. Higher is better for char_color_acc,",
         "ink_f1 and psnr; lower for ciede2000 and consistency. The full rows (every metric, the baselines, the",
-        "machine, the commit) are in `quality.jsonl`.",
+        "machine, the commit) are in `quality.jsonl`. `*`: the default output was scored again with a later",
+        "version of it (`--rescore`); the figures the run first had are in the log.",
         "",
         "| " + " | ".join(head + ["overrides", "machine"]) + " |",
         "|" + "---|" * (len(head) + 2),
     ]
     for i, row in enumerate(rows, 1):
         scores = row["scores"]
-        cells = [str(i), row["name"], str(row["seed"]), str(row["batches"]), f"{row['wall_s']:.0f}", f"{row['s_per_batch']:.3f}"]
+        name = row["name"] + (" *" if "rescored_with" in row else "")
+        cells = [str(i), name, str(row["seed"]), str(row["batches"]), f"{row['wall_s']:.0f}", f"{row['s_per_batch']:.3f}"]
         cells += [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
         cells += ["`" + " ".join(row["overrides"]) + "`" if row["overrides"] else "(demo)", row["machine"]]
         lines.append("| " + " | ".join(cells) + " |")
@@ -150,16 +156,28 @@ def write_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--name", required=True, help="the row's name (the lever it measures)")
+    parser.add_argument("--name", help="the row's name (the lever it measures); needed to train a row")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--extra-eval", action="append", default=[], metavar="LABEL:OVERRIDES",
                         help="also score on another page set, e.g. 'big:data.root=data/synthetic_big ...'")
     parser.add_argument("--run-root", type=Path, default=REPO / "outputs" / "quality")
     parser.add_argument("--table-only", action="store_true", help="rebuild the markdown table from the log")
+    parser.add_argument("--rescore", nargs="+", metavar="NAME", help="score these rows' checkpoints again")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for train.py (after --)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    if not args.table_only:
+    if args.rescore:
+        rows = load_rows()
+        for row in rows:
+            if row["name"] in args.rescore:
+                ckpt = REPO / row["ckpt"]
+                row.setdefault("scores_at_run", row["scores"])
+                row["scores"] = evaluate(ckpt, ckpt.parent.parent / "rescore.json", [])
+                row["rescored_with"] = commit()
+        LOG.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif not args.table_only:
+        if not args.name:
+            parser.error("--name is needed to train a row")
         row = run_row(args.name, args.overrides, args.seed, args.extra_eval, args.run_root)
         with LOG.open("a") as log:
             log.write(json.dumps(row) + "\n")
