@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    ensure_synthetic_set(args.data)
+    if not (args.data / "meta.json").exists():  # the default set, made once as training makes it
+        ensure_synthetic_set(args.data)
     pages, meta = test_split(args.data)
     colorizer = load_colorizer(args.ckpt)
     colors = list(colorize_pages(colorizer, [p["bw"] for p in pages], "raw"))

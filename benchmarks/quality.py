@@ -32,8 +32,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
-LOG = RESULTS / "quality.jsonl"
-TABLE = RESULTS / "quality.md"
 # What the table shows of each row, in this order (the JSON log keeps everything).
 COLUMNS = ("char_color_acc", "ciede2000", "consistency", "ink_f1", "psnr")
 METHODS = ("model", "model raw")
@@ -70,6 +68,12 @@ def trained_batches(ckpt: Path) -> int:
     return int(state["global_step"]) // 2  # two optimizers: Lightning counts two steps per batch
 
 
+def data_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that name the page set (its folder and the synthetic set's parameters): the run is scored on
+    the test split of the set it trained on."""
+    return [o for o in overrides if o.startswith(("data.root=", "data.synthetic."))]
+
+
 def run_row(name: str, overrides: list[str], seed: int, extra_evals: list[str], run_root: Path) -> dict:
     run_dir = run_root / f"{name}_s{seed}"
     train = [sys.executable, "train.py", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
@@ -83,7 +87,7 @@ def run_row(name: str, overrides: list[str], seed: int, extra_evals: list[str], 
         "name": name, "overrides": overrides, "seed": seed, "batches": batches, "wall_s": round(wall, 1),
         "s_per_batch": round(wall / max(1, batches), 4), "machine": machine(), "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M"), "ckpt": str(ckpt.relative_to(REPO)) if ckpt.is_relative_to(REPO) else str(ckpt),
-        "scores": evaluate(ckpt, run_dir / "eval.json", []),
+        "scores": evaluate(ckpt, run_dir / "eval.json", data_overrides(overrides)),
         "extra": {},
     }
     for spec in extra_evals:
@@ -99,10 +103,10 @@ def evaluate(ckpt: Path, out: Path, overrides: list[str]) -> dict:
     return json.loads(out.read_text())["scores"]
 
 
-def load_rows() -> list[dict]:
-    if not LOG.exists():
+def load_rows(log: Path) -> list[dict]:
+    if not log.exists():
         return []
-    return [json.loads(line) for line in LOG.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
 def fmt(value) -> str:
@@ -111,7 +115,7 @@ def fmt(value) -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def write_table(rows: list[dict]) -> None:
+def write_table(rows: list[dict], table: Path) -> None:
     """The markdown table: one line per run, model and raw figures side by side, baselines once at the end."""
     head = ["#", "name", "seed", "batches", "wall s", "s/batch"]
     head += [f"{c} ({'raw' if m == 'model raw' else 'out'})" for c in COLUMNS for m in METHODS]
@@ -151,7 +155,7 @@ def write_table(rows: list[dict]) -> None:
                 cells = [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
                 cells.append(fmt(scores.get("tone lookup", {}).get("char_color_acc")))
                 lines.append(f"| {i} | {row['name']} | {label} | " + " | ".join(cells) + " |")
-    TABLE.write_text("\n".join(lines) + "\n")
+    table.write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,29 +165,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extra-eval", action="append", default=[], metavar="LABEL:OVERRIDES",
                         help="also score on another page set, e.g. 'big:data.root=data/synthetic_big ...'")
     parser.add_argument("--run-root", type=Path, default=REPO / "outputs" / "quality")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where quality.jsonl and quality.md are")
     parser.add_argument("--table-only", action="store_true", help="rebuild the markdown table from the log")
     parser.add_argument("--rescore", nargs="+", metavar="NAME", help="score these rows' checkpoints again")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for train.py (after --)")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+    log, table = args.results / "quality.jsonl", args.results / "quality.md"
     if args.rescore:
-        rows = load_rows()
+        rows = load_rows(log)
         for row in rows:
             if row["name"] in args.rescore:
                 ckpt = REPO / row["ckpt"]
                 row.setdefault("scores_at_run", row["scores"])
-                row["scores"] = evaluate(ckpt, ckpt.parent.parent / "rescore.json", [])
+                row["scores"] = evaluate(ckpt, ckpt.parent.parent / "rescore.json", data_overrides(row["overrides"]))
                 row["rescored_with"] = commit()
-        LOG.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     elif not args.table_only:
         if not args.name:
             parser.error("--name is needed to train a row")
         row = run_row(args.name, args.overrides, args.seed, args.extra_eval, args.run_root)
-        with LOG.open("a") as log:
-            log.write(json.dumps(row) + "\n")
+        with log.open("a") as f:
+            f.write(json.dumps(row) + "\n")
         print(json.dumps({k: row["scores"][k] for k in row["scores"]}, indent=1))
-    write_table(load_rows())
-    print(f"Table: {TABLE}")
+    write_table(load_rows(log), table)
+    print(f"Table: {table}")
 
 
 if __name__ == "__main__":

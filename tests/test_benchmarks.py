@@ -96,3 +96,28 @@ def test_winograd_table_times_both_convolutions_and_they_agree(tmp_path):
     for row in result["rows"]:
         assert row["direct_s"] > 0 and row["winograd_off_s"] > 0
         assert row["winograd_off_error"] < 1e-3, row  # a wrong transform is off by the activations' size, ~1
+
+
+def test_quality_harness_trains_scores_and_keeps_one_row_per_run(tmp_path, tiny_overrides):
+    results = tmp_path / "results"
+    command = [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--name", "tiny", "--results", str(results),
+               "--run-root", str(tmp_path / "runs"), "--", *tiny_overrides, "trainer.max_epochs=1"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    (row,) = [json.loads(line) for line in (results / "quality.jsonl").read_text().splitlines()]
+    assert row["name"] == "tiny" and row["batches"] > 0 and row["wall_s"] > 0
+    assert {"model", "model raw", "tone lookup"} <= set(row["scores"])
+    assert 0 <= row["scores"]["model"]["char_color_acc"] <= 1
+    table = (results / "quality.md").read_text()
+    assert "| 1 | tiny | 0 |" in table and "tone lookup" in table
+    assert (tmp_path / "runs" / "tiny_s0" / "eval.png").is_file()  # the contact sheet beside the scores
+
+
+def test_flat_output_variants_are_scored_on_one_set_of_colors(tmp_path, tiny_synthetic_set):
+    from tests.test_weights import save_training_checkpoint
+
+    save_training_checkpoint(tmp_path / "m.ckpt", load_size=64, descreen_sigma=1.0)
+    table, rows = run_benchmark("flat_output", ["--ckpt", str(tmp_path / "m.ckpt"), "--data", str(tiny_synthetic_set)],
+                                tmp_path)
+    assert "region medians" in table and {"no ink", "lines"} <= set(rows)
+    assert all(0 <= row["ink_f1"] <= 1 for row in rows.values())
