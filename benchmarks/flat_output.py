@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                             ("flat ink", INK_SETTINGS)):
         rows[f"region medians ({name})"] = [region_medians(p["bw"], flat_color(p["bw"], c), separator)
                                             for p, c in zip(pages, colors)]
+    rows["flat_color (predict's default)"] = [flat_color(p["bw"], c) for p, c in zip(pages, colors)]
     rows["lines"] = [transfer_chroma(p["bw"], c) for p, c in zip(pages, colors)]
     table = {name: score_pages([{**p, "pred": pred} for p, pred in zip(pages, preds)], meta=meta)
              for name, preds in rows.items()}

@@ -8,8 +8,10 @@
 2. `regions=True`: every region the page's ink encloses (a 4-connected component of the page without its ink,
    at least MIN_REGION_PX large) takes the per-channel median of those colors over it: one flat color per
    region, as a colorist fills it, so the generator's speckle and its bleed across a line are gone;
-3. the page's own ink lines and lettering (:func:`ink_mask`) are painted pure black over them at full
-   resolution, whatever the working size was.
+3. the page's own ink lines and lettering are painted pure black over them at full resolution, whatever the
+   working size was: :func:`ink_mask` (lines, told from screen dots by their contrast once the screen is blurred
+   away), and the thin strokes it misses on light paper (lettering): dark connected strokes at least
+   STROKE_EXTENT px long whose surroundings are light, where a screen dot would be a lone speck.
 
 A region whose outline has a gap is merged with its neighbour and gets one color with it: `regions=False`
 (predict's `flat_regions=false`) keeps the generator's colors per pixel.
@@ -31,13 +33,30 @@ INK_SETTINGS = {"sigma": 2.0, "size": 11, "ratio": 0.6, "min_background": 50.0}
 INK_RGB = (0, 0, 0)
 # The generator's pixels darker than this (luma) are its ink: left out when its colors are resized.
 INK_LUMA = 64
+# Lettering on light paper: dark 8-connected strokes at least this many pixels long or high, whose 15x15
+# surroundings average at least STROKE_PAPER (a dark screen's dots merge into large strokes, but not on light
+# paper).
+STROKE_EXTENT = 4
+STROKE_PAPER = 170
 # Regions smaller than this (pixels of the page) keep the generator's colors: too few pixels for a median.
 MIN_REGION_PX = 12
 
 
 def page_ink(bw: np.ndarray) -> np.ndarray:
     """Boolean mask of the ink lines and lettering of a uint8 HxW B/W page, as the flat output paints them."""
-    return ink_mask(bw, **INK_SETTINGS)
+    return ink_mask(bw, **INK_SETTINGS) | strokes_on_paper(bw)
+
+
+def strokes_on_paper(bw: np.ndarray) -> np.ndarray:
+    """Dark pixels (< 128) of 8-connected strokes at least STROKE_EXTENT px long or high, in surroundings whose
+    15x15 mean is at least STROKE_PAPER: lettering and thin lines on paper, which the line detector's blur
+    loses, and not the lone dots of a light screen."""
+    dark = bw < 128
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    long_enough = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= STROKE_EXTENT
+    long_enough[0] = False  # the background
+    light = cv2.blur(bw.astype(np.float32), (15, 15), borderType=cv2.BORDER_REFLECT_101) >= STROKE_PAPER
+    return long_enough[labels] & light
 
 
 def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True) -> np.ndarray:

@@ -64,3 +64,15 @@ def test_each_region_enclosed_by_ink_gets_one_color():
     assert (out[18:22] == 0).all()
     kept = flat_color(page, color, regions=False)
     assert (kept[5, 5] == (0, 255, 0)).all()  # regions=False: per-pixel colors
+
+
+def test_lettering_on_a_balloon_stays_and_light_screen_dots_go():
+    page = np.full((48, 48), 255, np.uint8)
+    page[10, 10:20] = 0  # a 1 px stroke of lettering on white
+    page[12:17, 24] = 0
+    page[30:48:6, 0:48:6] = 0  # a light screen: lone dots
+    ink = page_ink(page)
+    assert ink[10, 10:20].all() and ink[12:17, 24].all()
+    assert not ink[30:48:6, 0:48:6].any()
+    out = flat_color(page, np.full((12, 12, 3), 200, np.uint8))
+    assert (out[10, 10:20] == 0).all()  # the region median does not paint the lettering over
