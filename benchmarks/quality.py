@@ -127,7 +127,8 @@ def write_table(rows: list[dict], table: Path) -> None:
         "pages). `out` is predict's default output, `raw` the generator's RGB. Higher is better for char_color_acc,",
         "ink_f1 and psnr; lower for ciede2000 and consistency. The full rows (every metric, the baselines, the",
         "machine, the commit) are in `quality.jsonl`. `*`: the default output was scored again with a later",
-        "version of it (`--rescore`); the figures the run first had are in the log.",
+        "version of it (`--rescore`); the figures the run first had are in the log. The overrides column runs each",
+        "row with today's defaults (`reproduce` in the log where the defaults moved since the run).",
         "",
         "| " + " | ".join(head + ["overrides", "machine"]) + " |",
         "|" + "---|" * (len(head) + 2),
@@ -137,7 +138,9 @@ def write_table(rows: list[dict], table: Path) -> None:
         name = row["name"] + (" *" if "rescored_with" in row else "")
         cells = [str(i), name, str(row["seed"]), str(row["batches"]), f"{row['wall_s']:.0f}", f"{row['s_per_batch']:.3f}"]
         cells += [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
-        cells += ["`" + " ".join(row["overrides"]) + "`" if row["overrides"] else "(demo)", row["machine"]]
+        # The command as it ran; where the defaults have moved since, "reproduce" says how to run it today.
+        command = row.get("reproduce", " ".join(row["overrides"]))
+        cells += ["`" + command + "`" if command else "(demo)", row["machine"]]
         lines.append("| " + " | ".join(cells) + " |")
     if rows:
         lines += ["", "Baselines on the same split (from the last row):", "",
