@@ -92,7 +92,7 @@ def test_slurm_launcher_follows_the_trainer_layout(tmp_path):
 
 
 def test_the_papers_cyclegan_stays_selectable_and_the_default_adds_the_kept_levers(tmp_path):
-    paper = compose_train(["model=cyclegan_paper"], tmp_path).model
+    paper = compose_train(["experiment=custom", "model=cyclegan_paper"], tmp_path).model
     assert (paper.lambda_identity, paper.descreen_sigma, paper.backward_cycle) == (0.5, 0.0, "paper")
     assert (paper.ngf, paper.n_blocks, paper.lr, paper.n_scales_d) == (64, 9, 2e-4, 1)
     default = compose_train(["experiment=custom"], tmp_path).model

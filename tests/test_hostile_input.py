@@ -198,8 +198,9 @@ def bad_pages_run(tiny_ckpt, tmp_path_factory, bomb):
     Image.fromarray(np.full((PAGE_H, PAGE_W, 3), (200, 30, 30), np.uint8)).save(root / "trainB" / "color.png")
     before = digest(root)
     out = root.parent / f"{root.name}_out"
+    # mode=lines: the output's lightness is the page's own, which is how the tests below see each page as read.
     proc = run_script("predict.py", [f"ckpt={tiny_ckpt}", f"input={root / 'trainA'}", f"output={out}",
-                                     "progress=false"], check=False)
+                                     "progress=false", "mode=lines"], check=False)
     return root, out, proc, before
 
 
