@@ -7,9 +7,9 @@ beside it as a PNG of the same stem, unless `sheet` names another path.
 
 "model" is what predict gives by default (mode "flat": the model's flat colors with the page's own ink lines),
 "model lines" its "lines" mode (the model's chroma on the page's own lightness, screentone kept), "model raw" the
-generator's RGB output resized to the page. Baselines, scored by the same code: "gray copy" (the input as is) and "tone lookup" (the best colorization
-from gray level alone, learned from the training color pages, its screentone calibrated on the unpaired training
-B/W pages).
+generator's RGB output resized to the page. Baselines, scored by the same code: "gray copy" (the input as is)
+and "tone lookup" (the best colorization from gray level alone, learned from the training color pages, its
+screentone calibrated on the unpaired training B/W pages).
 """
 
 from __future__ import annotations
