@@ -26,13 +26,12 @@ import numpy as np
 from scipy import ndimage
 
 from manga_cyclegan.baselines import ink_mask
+from manga_cyclegan.metrics import INK_LUMA  # the generator's pixels darker than this are its ink
 
 # ink_mask for the flat output: Gaussian sigma 2 px (a screen period blurred away), the lighter side of a line
 # looked for within 11 px, a line darker than 0.6 of it, and lines next to tones down to 50 of 255.
 INK_SETTINGS = {"sigma": 2.0, "size": 11, "ratio": 0.6, "min_background": 50.0}
 INK_RGB = (0, 0, 0)
-# The generator's pixels darker than this (luma) are its ink: left out when its colors are resized.
-INK_LUMA = 64
 # Lettering on light paper: dark 8-connected strokes at least this many pixels long or high, whose 15x15
 # surroundings average at least STROKE_PAPER (a dark screen's dots merge into large strokes, but not on light
 # paper).
