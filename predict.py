@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (registers the config resolvers)
-from manga_cyclegan.prediction import OutputError, predict
+from manga_cyclegan.predict.run import OutputError, predict
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")

@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (registers the config resolvers)
-from manga_cyclegan.training import errors_reported_in_one_line, startup_errors_explained, train
+from manga_cyclegan.train.run import errors_reported_in_one_line, startup_errors_explained, train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

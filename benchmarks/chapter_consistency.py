@@ -38,13 +38,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
-from manga_cyclegan import metrics
-from manga_cyclegan.consistency import ChapterPalette
-from manga_cyclegan.evaluate import test_pages
-from manga_cyclegan.evaluation import score_pages
-from manga_cyclegan.inference import (
+from manga_cyclegan.evaluate import metrics
+from manga_cyclegan.colorize.palette import ChapterPalette
+from manga_cyclegan.evaluate.command import test_pages
+from manga_cyclegan.evaluate.scoring import score_pages
+from manga_cyclegan.colorize.weights import load_colorizer
+from manga_cyclegan.colorize.colorizer import (
     colorize_pages,
-    load_colorizer,
     resolve_device,
     transfer_chroma,
 )
@@ -69,7 +69,7 @@ BEYOND_GRAY = "consistency beyond gray"
 
 
 def load_test_set(overrides: list[str]) -> tuple[list[dict], dict | None]:
-    """The test pages and meta exactly as manga_cyclegan.evaluate builds them from conf/evaluate.yaml."""
+    """The test pages and meta exactly as manga_cyclegan.evaluate.command builds them from conf/evaluate.yaml."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("evaluate", overrides=["ckpt=unused", *overrides], return_hydra_config=True)

@@ -71,7 +71,7 @@ def measured_step_seconds() -> float:
     sys.path.insert(0, str(Path(__file__).parent))
     from train_step import MODELS, time_steps
 
-    from manga_cyclegan.config import fast_precision
+    from manga_cyclegan.config.precision import fast_precision
 
     return statistics.median(time_steps(MODELS["full"], 256, 1, fast_precision("auto"), warmup=1, steps=2))
 

@@ -54,16 +54,16 @@ def child(args) -> dict:
     import torch
     from PIL import Image
 
-    from manga_cyclegan.data.pages import read_page
-    from manga_cyclegan.inference import (
+    from manga_cyclegan.config.precision import resolve_precision
+    from manga_cyclegan.io.pages import read_page
+    from manga_cyclegan.colorize.colorizer import (
         Colorizer,
         InferenceSettings,
         colorize_batch,
-        resolve_precision,
         working_shape,
     )
     from manga_cyclegan.nets import ResnetGenerator
-    from manga_cyclegan.page_output import encode_page
+    from manga_cyclegan.io.outputs import encode_page
 
     torch.manual_seed(0)
     height, width = (int(v) for v in args.size.split("x"))

@@ -33,10 +33,11 @@ from pathlib import Path
 import torch
 
 from manga_cyclegan.data.synthetic import make_page, render_page
-from manga_cyclegan.images import from_uint8
-from manga_cyclegan.inference import autocast, load_colorizer
+from manga_cyclegan.color import from_uint8
+from manga_cyclegan.colorize.colorizer import autocast
+from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.tiling import (
+from manga_cyclegan.colorize.tiling import (
     BLENDS,
     DEFAULT_OVERLAP,
     DEFAULT_TILE,

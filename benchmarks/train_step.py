@@ -26,8 +26,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from manga_cyclegan.config import cpu_has_bf16_units
-from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.config.precision import cpu_has_bf16_units
+from manga_cyclegan.train.module import CycleGAN
 
 MODELS = {
     "full": dict(ngf=64, ndf=64, n_blocks=9),  # the paper's generator, as the reference runs it

@@ -1,12 +1,14 @@
-"""Tests for manga_cyclegan.baselines on small hand-made pages."""
+"""Tests for manga_cyclegan.evaluate.baselines on small hand-made pages."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from manga_cyclegan import metrics as M
-from manga_cyclegan.baselines import ToneLookup, gray_copy, ink_mask, local_tone
+from manga_cyclegan import color as C
+from manga_cyclegan.evaluate import metrics as M
+from manga_cyclegan.color import ink_mask, local_tone
+from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
 
 # 4x4 clustered-dot ordered dither: a pixel is black if ORDER < n_black.
 ORDER = np.array([[12, 5, 6, 13], [4, 0, 1, 7], [11, 3, 2, 8], [15, 10, 9, 14]])
@@ -74,8 +76,8 @@ def _interior(box, margin=9):
 
 def _de(pixels: np.ndarray, color) -> float:
     """ΔE00 between the mean Lab of some pixels and a color."""
-    lab = M.rgb_to_lab(pixels.reshape(-1, 3)).mean(axis=0)
-    return float(M.ciede2000(lab, M.rgb_to_lab(np.array(color, np.uint8))))
+    lab = C.rgb_to_lab(pixels.reshape(-1, 3)).mean(axis=0)
+    return float(C.ciede2000(lab, C.rgb_to_lab(np.array(color, np.uint8))))
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +159,10 @@ def test_tone_lookup_same_tone_gives_lab_mean():
     colors = [COLORS[0], c1, c2, COLORS[3]]
     tl = ToneLookup().fit([color_page(colors)], bins=64, blur=8)
     out = tl.apply(bw_flat_page(colors))
-    got = M.rgb_to_lab(out[_interior(BOXES[1])].reshape(-1, 3)).mean(axis=0)
+    got = C.rgb_to_lab(out[_interior(BOXES[1])].reshape(-1, 3)).mean(axis=0)
     # the honest answer for that tone: the Lab mean of both colors
-    want = M.rgb_to_lab(np.array([c1, c2], np.uint8)).mean(axis=0)
-    assert float(M.ciede2000(got, want)) < 1.0
+    want = C.rgb_to_lab(np.array([c1, c2], np.uint8)).mean(axis=0)
+    assert float(C.ciede2000(got, want)) < 1.0
     # ...which is neither of the two: both regions get the same color
     np.testing.assert_allclose(out[_interior(BOXES[1])].mean((0, 1)), out[_interior(BOXES[2])].mean((0, 1)), atol=1)
     assert _de(out[_interior(BOXES[1])], c1) > 15 and _de(out[_interior(BOXES[2])], c2) > 15
@@ -193,7 +195,7 @@ def test_tone_lookup_empty_bins_fall_back_to_gray():
     tl = ToneLookup().fit([page], bins=32, blur=8)
     assert (tl.bin_count > 0).sum() == 1
     out = tl.apply(np.full((16, 16), 250, np.uint8))
-    lab = M.rgb_to_lab(out).reshape(-1, 3)
+    lab = C.rgb_to_lab(out).reshape(-1, 3)
     assert np.abs(lab[:, 1:]).max() < 1.0  # neutral
     assert np.abs(out.astype(int) - 250).max() <= 3
     out2 = tl.apply(np.full((16, 16), int(round(luma((200, 100, 110)))), np.uint8))

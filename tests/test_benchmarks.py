@@ -67,7 +67,7 @@ def test_tiling_table_compares_tiled_with_untiled(tmp_path):
 def test_chapter_consistency_table_scores_the_palette_against_the_plain_model(tmp_path, tiny_overrides):
     import torch
 
-    from manga_cyclegan.module import CycleGAN
+    from manga_cyclegan.train.module import CycleGAN
 
     torch.manual_seed(0)
     model = CycleGAN(ngf=4, ndf=4, n_blocks=1)

@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
-from manga_cyclegan.training import train
+from manga_cyclegan.train.run import train
 from tests.conftest import REPO, run_script
 
 CONF = REPO / "conf"
@@ -51,7 +51,7 @@ def test_every_config_composes(group, option, tmp_path):
     if group == "hparams_search":
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     cfg = compose_train([f"{group}={option}"], tmp_path)
-    assert cfg.model._target_ == "manga_cyclegan.module.CycleGAN"
+    assert cfg.model._target_ == "manga_cyclegan.train.module.CycleGAN"
     assert cfg.data._target_ == "manga_cyclegan.data.datamodule.UnpairedDataModule"
     assert cfg.trainer.max_epochs >= 1
 

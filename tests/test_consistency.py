@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from manga_cyclegan.consistency import MODES, ChapterPalette
-from manga_cyclegan.inference import transfer_chroma
-from manga_cyclegan.metrics import rgb_to_luma
+from manga_cyclegan.colorize.palette import MODES, ChapterPalette
+from manga_cyclegan.color import luma_float, transfer_chroma
 
 RED, BLUE = (172.0, 108.0), (104.0, 168.0)  # (Cr, Cb) of the two colors every page carries
 
@@ -78,7 +77,7 @@ def test_lines_output_keeps_the_page_luma_where_in_gamut(chapter, mode):
     out = transfer_chroma(bws[0], palette.apply(colors[0], bws[0]))
     in_gamut = ((out > 0) & (out < 255)).all(-1)
     assert in_gamut.mean() > 0.9
-    assert np.abs(rgb_to_luma(out) - bws[0].astype(np.float32))[in_gamut].max() <= 1.0
+    assert np.abs(luma_float(out) - bws[0].astype(np.float32))[in_gamut].max() <= 1.0
 
 
 def test_fit_and_apply_are_deterministic(chapter):

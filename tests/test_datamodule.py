@@ -22,9 +22,9 @@ from manga_cyclegan.data.datamodule import (
     UnreadablePagesWarning,
 )
 from manga_cyclegan.data.mixed import split_mixed_folder
-from manga_cyclegan.data.pages import PageRef
+from manga_cyclegan.io.pages import PageRef
 from manga_cyclegan.data.transforms import build_eval_transform, build_train_transform
-from manga_cyclegan.images import to_uint8
+from manga_cyclegan.color import to_uint8
 
 
 def _save(path: Path, arr: np.ndarray) -> Path:

@@ -1,4 +1,4 @@
-"""Exporting the colorizer: safetensors round trips exactly, `python -m manga_cyclegan.export` end to end, and an
+"""Exporting the colorizer: safetensors round trips exactly, `python export.py` end to end, and an
 ONNX model with dynamic sizes that onnxruntime runs as PyTorch does."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from manga_cyclegan.export import ONNX_TOLERANCE
-from manga_cyclegan.inference import Colorizer
+from manga_cyclegan.colorize.export import ONNX_TOLERANCE
+from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.weights import (
+from manga_cyclegan.colorize.weights import (
     atomic_path,
     generator_arch,
     load_colorizer,
@@ -52,7 +52,7 @@ def test_export_command_writes_safetensors_next_to_the_checkpoint_and_nothing_el
     model = save_training_checkpoint(tmp_path / "last.ckpt", load_size=80)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    proc = run_script("manga_cyclegan.export", [f"ckpt={tmp_path / 'last.ckpt'}"], cwd=cwd)
+    proc = run_script("export.py", [f"ckpt={tmp_path / 'last.ckpt'}"], cwd=cwd)
     output = tmp_path / "last.safetensors"
     assert f"Wrote {output} (" in proc.stdout and " MB)" in proc.stdout
     assert list(cwd.iterdir()) == []  # Hydra kept quiet: no outputs/, .hydra/ or log file
@@ -65,7 +65,7 @@ def test_export_command_writes_safetensors_next_to_the_checkpoint_and_nothing_el
 
 def test_export_command_refuses_an_unknown_format(tmp_path):
     save_training_checkpoint(tmp_path / "last.ckpt")
-    proc = run_script("manga_cyclegan.export", [f"ckpt={tmp_path / 'last.ckpt'}", "format=tflite"], cwd=tmp_path, check=False)
+    proc = run_script("export.py", [f"ckpt={tmp_path / 'last.ckpt'}", "format=tflite"], cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "unknown format 'tflite'" in proc.stderr
 
 
@@ -74,7 +74,7 @@ def test_onnx_export_runs_in_onnxruntime_at_any_size_as_pytorch_does(tmp_path):
     onnx = pytest.importorskip("onnx")
     model = save_training_checkpoint(tmp_path / "last.ckpt", load_size=80)
     output = tmp_path / "exported" / "colorizer.onnx"
-    proc = run_script("manga_cyclegan.export", [f"ckpt={tmp_path / 'last.ckpt'}", "format=onnx", f"output={output}"],
+    proc = run_script("export.py", [f"ckpt={tmp_path / 'last.ckpt'}", "format=onnx", f"output={output}"],
                       cwd=tmp_path)
     assert "onnxruntime vs PyTorch: max abs difference" in proc.stdout and f"Wrote {output}" in proc.stdout
 

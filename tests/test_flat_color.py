@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from manga_cyclegan.flat_color import flat_color, page_ink
-from manga_cyclegan.inference import Colorizer, colorize_pages
+from manga_cyclegan.colorize.flat import flat_color, page_ink
+from manga_cyclegan.colorize.colorizer import Colorizer, colorize_pages
 from manga_cyclegan.nets import ResnetGenerator
 
 
@@ -41,7 +41,7 @@ def test_flat_is_predicts_default_and_comes_back_at_page_size():
 
 
 def test_a_region_next_to_the_generators_line_keeps_its_color():
-    from manga_cyclegan.flat_color import resize_without_ink
+    from manga_cyclegan.colorize.flat import resize_without_ink
 
     color = np.full((8, 8, 3), (40, 160, 220), np.uint8)
     color[4] = 0  # the generator drew a line at working size

@@ -29,9 +29,9 @@ import pytest
 from PIL import Image
 
 from manga_cyclegan.data.datamodule import UnpairedDataModule, UnreadablePagesWarning
-from manga_cyclegan.data.pages import PageReadError, read_member
-from manga_cyclegan.inference import InferenceSettings
-from manga_cyclegan.prediction import OutputError, OutputOptions, predict_pages
+from manga_cyclegan.io.pages import PageReadError, read_member
+from manga_cyclegan.colorize.colorizer import InferenceSettings
+from manga_cyclegan.predict.run import OutputError, OutputOptions, predict_pages
 from tests import test_predict
 from tests.conftest import REPO, run_script
 from tests.test_predict import manga_page, png_bytes
@@ -267,7 +267,7 @@ def test_an_enormous_page_is_refused_fast_without_decoding(tmp_path, bomb):
     cbz.write_bytes(forge(zip_of({"1.png": data}), "1.png", declared_size=declared))
     probe = """
 import json, resource, sys, time
-from manga_cyclegan.data.pages import PageRef, PageReadError, read_page
+from manga_cyclegan.io.pages import PageRef, PageReadError, read_page
 read_page(sys.argv[1], max_pixels=None)  # warm up the decoders on a small page
 results = {}
 for ref in (PageRef(sys.argv[2]), PageRef(sys.argv[3], "1.png")):

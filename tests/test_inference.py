@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from manga_cyclegan.inference import Colorizer, colorize_pages, to_working_size, transfer_chroma, working_shape
-from manga_cyclegan.weights import load_colorizer
-from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.color import transfer_chroma
+from manga_cyclegan.colorize.colorizer import Colorizer, colorize_pages, to_working_size, working_shape
+from manga_cyclegan.colorize.weights import load_colorizer
+from manga_cyclegan.train.module import CycleGAN
 from manga_cyclegan.nets import ResnetGenerator
 
 
@@ -106,7 +107,7 @@ def test_missing_and_foreign_checkpoints_get_clear_errors(tmp_path):
 
 
 def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(monkeypatch):
-    import manga_cyclegan.config as config
+    import manga_cyclegan.config.precision as config
 
     monkeypatch.setattr(config, "cpu_has_bf16_units", lambda: False)
     assert "emulated" in config.emulated_bf16_warning("bf16-mixed", "cpu")
@@ -118,7 +119,7 @@ def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(monkeypatch):
 
 
 def test_descreen_turns_a_screen_into_its_tone_and_keeps_a_flat_page():
-    from manga_cyclegan.images import descreen
+    from manga_cyclegan.color import descreen
 
     screen = torch.where(torch.arange(32).view(1, 1, 1, 32).expand(1, 1, 32, 32) % 2 == 0, 1.0, -1.0)
     flat = descreen(screen, 1.5)
@@ -129,7 +130,7 @@ def test_descreen_turns_a_screen_into_its_tone_and_keeps_a_flat_page():
 
 
 def test_a_descreening_colorizer_is_loaded_with_its_sigma_and_descreens_in_predict(tmp_path):
-    from manga_cyclegan.images import descreen
+    from manga_cyclegan.color import descreen
 
     model = CycleGAN(ngf=4, ndf=4, n_blocks=1, descreen_sigma=1.5)
     path = tmp_path / "m.ckpt"

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from manga_cyclegan.image_pool import ImagePool
-from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss
-from manga_cyclegan.module import linear_decay
+from manga_cyclegan.train.image_pool import ImagePool
+from manga_cyclegan.train.losses import cycle_loss, discriminator_loss, gan_loss
+from manga_cyclegan.train.module import linear_decay
 
 
 def test_lsgan_loss_is_mean_squared_distance_to_target():

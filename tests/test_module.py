@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from manga_cyclegan.images import to_gray, to_rgb
-from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.color import to_gray, to_rgb
+from manga_cyclegan.train.module import CycleGAN
 
 
 def tiny(**kwargs) -> CycleGAN:
@@ -94,7 +94,7 @@ def test_multiscale_discriminators_and_their_learning_rate():
 
 
 def test_descreen_feeds_g_ab_the_low_passed_page_everywhere():
-    from manga_cyclegan.images import descreen
+    from manga_cyclegan.color import descreen
 
     model = tiny(descreen_sigma=1.0)
     real_A = torch.where(torch.rand(1, 1, 16, 16) > 0.5, 1.0, -1.0)  # a binary "screen"
@@ -108,7 +108,7 @@ def test_descreen_feeds_g_ab_the_low_passed_page_everywhere():
 
 
 def test_the_weight_average_follows_g_ab_and_is_what_validation_and_predict_use(tmp_path):
-    from manga_cyclegan.weights import load_colorizer
+    from manga_cyclegan.colorize.weights import load_colorizer
 
     model = tiny(ema_decay=0.9)
     assert all(not p.requires_grad for p in model.G_AB_ema.parameters())

@@ -1,4 +1,4 @@
-"""Page discovery, archives and robust decoding (manga_cyclegan.data.pages)."""
+"""Page discovery, archives and robust decoding (manga_cyclegan.io.pages)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from manga_cyclegan.data.pages import (
+from manga_cyclegan.io.pages import (
     PageReadError,
     PageRef,
     list_pages,

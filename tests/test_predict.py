@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from manga_cyclegan.inference import Colorizer, InferenceSettings
-from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.colorize.colorizer import Colorizer, InferenceSettings
+from manga_cyclegan.train.module import CycleGAN
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.prediction import OutputOptions, predict_pages
+from manga_cyclegan.predict.run import OutputOptions, predict_pages
 from tests.conftest import run_script
 
 

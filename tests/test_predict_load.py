@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from PIL import Image
 
-from manga_cyclegan import prediction
-from manga_cyclegan.inference import InferenceSettings
-from manga_cyclegan.prediction import OutputOptions, predict_pages
+import manga_cyclegan.predict.run as prediction
+from manga_cyclegan.colorize.colorizer import InferenceSettings
+from manga_cyclegan.predict.run import OutputOptions, predict_pages
 from tests import test_predict
 from tests.test_predict import manga_page
 

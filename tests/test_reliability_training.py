@@ -21,10 +21,10 @@ import pytorch_lightning as pl
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from manga_cyclegan.checkpointing import AtomicCheckpointIO, save_atomically, stale_temp_files
-from manga_cyclegan.module import NonFiniteLossError
-from manga_cyclegan.training import RunError
-from manga_cyclegan.training import train as train_from_config
+from manga_cyclegan.train.checkpointing import AtomicCheckpointIO, save_atomically, stale_temp_files
+from manga_cyclegan.train.module import NonFiniteLossError
+from manga_cyclegan.train.run import RunError
+from manga_cyclegan.train.run import train as train_from_config
 from tests.conftest import REPO, run_script
 
 HERE = "tests.test_reliability_training"
@@ -206,7 +206,7 @@ def test_checkpoint_write_failing_midway_keeps_the_previous_last_ckpt(tmp_path, 
 KILLED_WRITER = """
 import sys, torch
 from pathlib import Path
-from manga_cyclegan.checkpointing import save_atomically
+from manga_cyclegan.train.checkpointing import save_atomically
 last = Path(sys.argv[1])
 save_atomically({"epoch": 3, "state_dict": {"w": torch.arange(6.0)}}, last)
 print("first saved", flush=True)
@@ -245,7 +245,7 @@ def test_trainers_from_the_configs_write_checkpoints_atomically(trainer, tmp_pat
     from tests.test_configs import compose_train
 
     cfg = compose_train([f"trainer={trainer}", "trainer.accelerator=cpu", "trainer.devices=1"], tmp_path)
-    assert any(plugin._target_ == "manga_cyclegan.checkpointing.AtomicCheckpointIO" for plugin in cfg.trainer.plugins)
+    assert any(plugin._target_ == "manga_cyclegan.train.checkpointing.AtomicCheckpointIO" for plugin in cfg.trainer.plugins)
     built = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(built.strategy.checkpoint_io, AtomicCheckpointIO)
 

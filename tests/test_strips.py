@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from manga_cyclegan.strips import OVERLAP, generate_in_strips, generate_lean, split, strip_rows
+from manga_cyclegan.colorize.strips import OVERLAP, generate_in_strips, generate_lean, split, strip_rows
 from tests.test_tiling import page, tiny_generator
 
 
@@ -46,7 +46,7 @@ def test_a_batch_keeps_each_page_its_own_statistics():
 @torch.inference_mode()
 def test_strips_without_their_shared_statistics_would_differ():
     """The check above can fail: strips that normalize each on their own give another image."""
-    from manga_cyclegan.tiling import generate_tiled
+    from manga_cyclegan.colorize.tiling import generate_tiled
 
     g, x = tiny_generator("instance"), page()
     stem, middle, head = split(g)
@@ -71,7 +71,7 @@ def test_a_generator_of_another_layout_is_refused():
 
 @torch.inference_mode()
 def test_run_generator_picks_plain_strips_or_tiles_by_size_with_one_output(monkeypatch):
-    import manga_cyclegan.inference as inference
+    import manga_cyclegan.colorize.colorizer as inference
 
     taken = []
     for name in ("generate_lean", "generate_in_strips", "generate_tiled"):
@@ -88,7 +88,7 @@ def test_run_generator_picks_plain_strips_or_tiles_by_size_with_one_output(monke
 
 
 def test_auto_tiles_only_pages_whose_strips_would_not_fit_in_half_the_free_memory(monkeypatch):
-    import manga_cyclegan.inference as inference
+    import manga_cyclegan.colorize.colorizer as inference
 
     g, cpu = tiny_generator("instance"), torch.device("cpu")  # ngf 8: an eighth of the full-size bytes per pixel
     monkeypatch.setattr(inference, "free_memory", lambda device: 8 * 2**30)
@@ -106,7 +106,7 @@ def test_auto_tiles_only_pages_whose_strips_would_not_fit_in_half_the_free_memor
 def test_the_free_memory_of_this_machine_is_read():
     from pathlib import Path
 
-    import manga_cyclegan.inference as inference
+    import manga_cyclegan.colorize.colorizer as inference
 
     free = inference.free_memory(torch.device("cpu"))
     assert (free is None) == (not Path("/proc/meminfo").exists())

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.tiling import (
+from manga_cyclegan.colorize.tiling import (
     TileAxis,
     fixed_statistics,
     generate_tiled,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.train.module import CycleGAN
 from tests.conftest import run_script
 
 

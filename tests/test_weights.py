@@ -11,10 +11,10 @@ import pytest
 import safetensors.torch
 import torch
 
-from manga_cyclegan.inference import Colorizer
-from manga_cyclegan.module import CycleGAN
+from manga_cyclegan.colorize.colorizer import Colorizer
+from manga_cyclegan.train.module import CycleGAN
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.weights import (
+from manga_cyclegan.colorize.weights import (
     generator_arch,
     infer_arch,
     load_colorizer,

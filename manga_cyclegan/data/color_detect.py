@@ -25,6 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from manga_cyclegan.color import rgb_to_lab
+
 __all__ = ["chroma_stats", "is_color_page", "DEFAULT_COLOR_THRESHOLD"]
 
 #: Default share of coloured pixels above which a page counts as a colour page.
@@ -74,14 +76,14 @@ def chroma_stats(
     if s < 1:
         a8 = cv2.resize(a8, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
-    raw = cv2.cvtColor(a8.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
+    raw = rgb_to_lab(a8).astype(np.float32)
     raw_chroma = np.hypot(raw[:, :, 1], raw[:, :, 2])
     if min(a8.shape[:2]) >= 5:
         # Per-channel median: removes thin colour fringes and isolated noise; and since every
         # channel of a tinted grey page is a monotone function of the grey value, the median
         # keeps such pixels exactly on the page's tint curve (a median on a*/b* alone would not).
         a8 = cv2.medianBlur(a8, 5)
-        lab = cv2.cvtColor(a8.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
+        lab = rgb_to_lab(a8).astype(np.float32)
     else:
         lab = raw
     L = lab[:, :, 0]

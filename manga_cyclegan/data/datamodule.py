@@ -48,7 +48,7 @@ from manga_cyclegan.data.datasets import (
     UnpairedEpochSampler,
     UnpairedPageDataset,
 )
-from manga_cyclegan.data.pages import (
+from manga_cyclegan.io.pages import (
     DEFAULT_ARCHIVE_LIMITS,
     DEFAULT_MAX_PIXELS,
     LABEL_EXTENSIONS,

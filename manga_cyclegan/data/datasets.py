@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from manga_cyclegan.data.pages import (
+from manga_cyclegan.io.pages import (
     DEFAULT_ARCHIVE_LIMITS,
     DEFAULT_MAX_PIXELS,
     ArchiveLimits,
@@ -29,7 +29,7 @@ from manga_cyclegan.data.pages import (
     read_page,
 )
 from manga_cyclegan.data.transforms import PageTransform, build_eval_transform
-from manga_cyclegan.images import from_uint8
+from manga_cyclegan.color import from_uint8
 
 log = logging.getLogger(__name__)
 

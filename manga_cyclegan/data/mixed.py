@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD, chroma_stats
-from manga_cyclegan.data.pages import (
+from manga_cyclegan.io.pages import (
     DEFAULT_ARCHIVE_LIMITS,
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,

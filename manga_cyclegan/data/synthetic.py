@@ -39,7 +39,7 @@ from PIL import Image
 from .synthetic_draw import (BALLOON, CHARACTER_TYPE_NAMES, GROUND, HAIR, INK, INTERIOR, N_CHARACTERS,
                              OUTFIT, PAPER, SEA, SKIN, SKY, part_id)
 from .synthetic_scene import draw_page
-from manga_cyclegan.metrics import ciede2000, rgb_to_lab
+from manga_cyclegan.color import ciede2000, rgb_to_lab
 
 __all__ = ["AMBIGUOUS_PAIRS", "CHARACTER_PART_IDS", "CLASSES", "DEFAULT_PARAMS", "PALETTE", "INK_COLOR",
            "INK", "PAPER", "BALLOON", "SKY", "SEA", "GROUND", "INTERIOR", "part_id",

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from manga_cyclegan.images import from_uint8
+from manga_cyclegan.color import from_uint8
 
 __all__ = [
     "PageTransform",

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from manga_cyclegan.nets.layers import init_weights, norm_layer, uses_bias
+from manga_cyclegan.nets.padding import pad_to_multiple
 
 UPSAMPLES = ("transpose", "resize")
-# Two stride-2 downsamplings: the generator needs page sizes divisible by 4 to give back the same size.
-SIZE_MULTIPLE = 4
 
 
 class ResnetBlock(nn.Module):
@@ -97,9 +95,4 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        pad_h, pad_w = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
-        if pad_h or pad_w:
-            # Reflection keeps the padded border looking like page content; it needs pad < size, else replicate.
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        return self.model(x)[..., :h, :w]
+        return self.model(pad_to_multiple(x))[..., :h, :w]

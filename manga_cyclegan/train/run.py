@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from manga_cyclegan.config import emulated_bf16_warning
+from manga_cyclegan.config.precision import emulated_bf16_warning
 
 # Lightning (and with it the model and the data) takes seconds to import: it is imported where it is used,
 # so that train.py reports a config error as soon as Hydra finds it.
@@ -214,7 +214,7 @@ def errors_reported_in_one_line():
     rank 0) instead of a traceback. In sweeps it propagates, so that Hydra/Optuna fail just that job."""
     from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-    from manga_cyclegan.module import NonFiniteLossError
+    from manga_cyclegan.train.module import NonFiniteLossError
 
     global _task_started
     _task_started = True

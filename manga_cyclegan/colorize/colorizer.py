@@ -3,12 +3,12 @@
 The generator runs at a working size (`working_shape`): by default the scale it was trained at (the page's short
 side resized to the training `data.load_size`), else a long side in pixels, or the page's own size ("native");
 aspect kept, never enlarged. Large working images run with the generator's full-resolution layers in strips
-(`manga_cyclegan.strips`), very large ones in overlapping tiles (`manga_cyclegan.tiling`), so memory is bounded by
+(`manga_cyclegan.colorize.strips`), very large ones in overlapping tiles (`manga_cyclegan.colorize.tiling`), so memory is bounded by
 the tile; both give the plain forward's output. Three output modes:
 
 - "flat" (default): what a colored manga page looks like: the generator's colors (flat, no screen dots) brought
   to the page's size, the page's own ink lines and lettering painted black over them at full resolution
-  (`manga_cyclegan.flat_color`).
+  (`manga_cyclegan.colorize.flat`).
 - "lines": the page's own luma at full resolution, the model's chroma upsampled onto it (YCbCr,
   Rec.601 luma as PIL's gray). The gray of the output is the input wherever the color fits in the RGB cube, so
   ink lines, screentone and lettering stay as printed, whatever the working resolution.
@@ -29,15 +29,13 @@ import cv2
 import numpy as np
 import torch
 
-from manga_cyclegan.config import cpu_has_bf16_units
-from manga_cyclegan.consistency import ChapterPalette
-from manga_cyclegan.flat_color import flat_color
-from manga_cyclegan.images import descreen, from_uint8, to_rgb, to_uint8
+from manga_cyclegan.colorize.palette import ChapterPalette
+from manga_cyclegan.colorize.flat import flat_color
+from manga_cyclegan.color import descreen, from_uint8, to_rgb, to_uint8, transfer_chroma
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.nets.generator import SIZE_MULTIPLE
-from manga_cyclegan.strips import generate_in_strips, generate_lean
-from manga_cyclegan.tiling import DEFAULT_OVERLAP, generate_tiled
-from manga_cyclegan.weights import load_colorizer  # noqa: F401  (re-exported: pages in, pages out, one import)
+from manga_cyclegan.nets.padding import SIZE_MULTIPLE
+from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
+from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
 
 MODES = ("flat", "lines", "raw")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -103,22 +101,6 @@ def to_working_size(page: np.ndarray, short_side: int | None, working_size: int 
     return cv2.resize(page, target[::-1], interpolation=cv2.INTER_AREA)
 
 
-def transfer_chroma(luma_page: np.ndarray, color: np.ndarray) -> np.ndarray:
-    """Full-resolution RGB with the luma of `luma_page` (uint8 HxW) and the chroma of `color` (any size), in YCbCr.
-
-    Where full chroma would leave the RGB cube, the channels are clipped, which shifts the luma there: scaling
-    the chroma down instead would keep the luma exact but leaves no color at all on pure black and white pixels,
-    that is, on every pixel of a binary screentone page. Measured on the synthetic demo (character color accuracy
-    0.23 vs 0.16, line SSIM 0.99 vs 0.80), this also beats a multiply blend of the color under the scan.
-    """
-    h, w = luma_page.shape
-    ycrcb = cv2.cvtColor(color, cv2.COLOR_RGB2YCrCb)
-    if ycrcb.shape[:2] != (h, w):
-        ycrcb = cv2.resize(ycrcb, (w, h), interpolation=cv2.INTER_CUBIC)
-    ycrcb[..., 0] = luma_page
-    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
-
-
 @dataclass
 class InferenceSettings:
     """How pages go through the generator; the defaults are predict's."""
@@ -131,7 +113,7 @@ class InferenceSettings:
     precision: str = "fp32"
     # Working images above this many pixels run in overlapping tiles (bounded memory); None: never tile.
     tile_pixels: int | None = None
-    # A chapter palette (manga_cyclegan.consistency) applied to the generator's output; None: off.
+    # A chapter palette (manga_cyclegan.colorize.palette) applied to the generator's output; None: off.
     palette: ChapterPalette | None = None
 
     def __post_init__(self):
@@ -189,15 +171,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto": bf16 where the hardware does bf16 math (AMX/AVX-512 BF16 CPUs, bf16 GPUs), else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_bf16_units() else "fp32"
-
-
 def resolve_tile_pixels(tile_pixels: int | str | None, generator: torch.nn.Module, device: torch.device) -> int | None:
     """A number of pixels, None (never tile), or "auto": `auto_tile_pixels`."""
     if tile_pixels == "auto":
@@ -239,7 +212,7 @@ def run_generator(
     Working images up to `strip_pixels` go through whole (`strips.generate_lean`: the plain forward's output in
     less memory); larger ones run with their full-resolution layers in strips (`strips.generate_in_strips`:
     the same output in about a third of the memory); above `tile_pixels` (None: never) they run in overlapping
-    tiles of at most TILE_SIDE squared, so memory is bounded by the tile, not the page (`manga_cyclegan.tiling`:
+    tiles of at most TILE_SIDE squared, so memory is bounded by the tile, not the page (`manga_cyclegan.colorize.tiling`:
     the same output too, but several times slower). Other generators take their plain forward.
     """
     pixels = x.shape[-2] * x.shape[-1]

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from manga_cyclegan import metrics
-from manga_cyclegan.baselines import ink_mask
+from manga_cyclegan.evaluate import metrics
+from manga_cyclegan.color import ink_mask
 
 
 def score_pages(pages: Sequence[dict], meta: dict | None = None, references: Sequence[np.ndarray] | None = None) -> dict:

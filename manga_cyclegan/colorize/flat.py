@@ -25,8 +25,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from manga_cyclegan.baselines import ink_mask
-from manga_cyclegan.metrics import INK_LUMA  # the generator's pixels darker than this are its ink
+from manga_cyclegan.color import INK_LUMA, ink_mask, luma
 
 # ink_mask for the flat output: Gaussian sigma 2 px (a screen period blurred away), the lighter side of a line
 # looked for within 11 px, a line darker than 0.6 of it, and lines next to tones down to 50 of 255.
@@ -93,7 +92,7 @@ def resize_without_ink(color: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """uint8 hxwx3 colors -> uint8 HxWx3, bilinear over the pixels that are not ink (luma >= INK_LUMA); where
     every neighbour is ink, plain bilinear."""
     size = (shape[1], shape[0])
-    weight = (cv2.cvtColor(color, cv2.COLOR_RGB2GRAY) >= INK_LUMA).astype(np.float32)
+    weight = (luma(color) >= INK_LUMA).astype(np.float32)
     plain = cv2.resize(color, size, interpolation=cv2.INTER_LINEAR)
     if weight.all():
         return plain

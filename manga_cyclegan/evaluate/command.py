@@ -23,15 +23,16 @@ import numpy as np
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
-from manga_cyclegan.baselines import ToneLookup, gray_copy
-from manga_cyclegan.data.pages import list_pages, read_page
-from manga_cyclegan.evaluation import contact_sheet, score_pages
-from manga_cyclegan.images import to_uint8
-from manga_cyclegan.flat_color import flat_color
-from manga_cyclegan.inference import colorize_pages, resolve_device, transfer_chroma
-from manga_cyclegan.weights import load_colorizer
-from manga_cyclegan.metrics import format_table
-from manga_cyclegan.page_output import atomic_write_bytes
+from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
+from manga_cyclegan.io.pages import list_pages, read_page
+from manga_cyclegan.evaluate.scoring import contact_sheet, score_pages
+from manga_cyclegan.color import to_uint8
+from manga_cyclegan.colorize.flat import flat_color
+from manga_cyclegan.color import transfer_chroma
+from manga_cyclegan.colorize.colorizer import colorize_pages, resolve_device
+from manga_cyclegan.colorize.weights import load_colorizer
+from manga_cyclegan.evaluate.metrics import format_table
+from manga_cyclegan.io.outputs import atomic_write_bytes
 
 
 def test_pages(datamodule) -> list[dict]:
@@ -98,8 +99,8 @@ def write_png(path: Path, image: np.ndarray) -> None:
     atomic_write_bytes(path, data.tobytes())
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
+    """The command: score, print the table, write the json and the contact sheet."""
     sheet = Path(cfg.sheet) if cfg.sheet else (Path(cfg.json).with_suffix(".png") if cfg.json else None)
     table = evaluate(cfg, sheet)
     print(f"Evaluation of {cfg.ckpt} on {cfg.data.root}\n")
@@ -107,9 +108,7 @@ def main(cfg: DictConfig) -> None:
     if sheet is not None:
         print(f"\nContact sheet: {sheet}")
     if cfg.json:
-        Path(cfg.json).write_text(json.dumps({"ckpt": str(cfg.ckpt), "data": str(cfg.data.root), "scores": table}, indent=2))
+        report = {"ckpt": str(cfg.ckpt), "data": str(cfg.data.root), "scores": table}
+        atomic_write_bytes(Path(cfg.json), json.dumps(report, indent=2).encode())
         print(f"\nWrote {cfg.json}")
-
-
-if __name__ == "__main__":
-    main()
+    return table

@@ -1,12 +1,12 @@
 """Export the colorizer G_AB for sharing or for runtimes without PyTorch.
 
-    python -m manga_cyclegan.export ckpt=PATH [format=safetensors|onnx] [output=PATH]
+    python export.py ckpt=PATH [format=safetensors|onnx] [output=PATH]
 
 `ckpt` is any file `load_colorizer` reads (training checkpoint, exported safetensors, reference state dict);
 the output goes next to it with the format's suffix unless `output` says otherwise.
 
 - safetensors: the generator's tensors with its architecture and training scale in the metadata; read back
-  by `manga_cyclegan.weights.load_colorizer`, with identical outputs.
+  by `manga_cyclegan.colorize.weights.load_colorizer`, with identical outputs.
 - onnx (needs the `onnx` extra): input "page" float32 [N, C_in, H, W] in [-1, 1], output "color"
   [N, 3, H, W] in [-1, 1]; batch, height and width are dynamic, pages must be at least 5x5 pixels (at quarter
   resolution the residual blocks' reflection padding needs 2 pixels). The architecture and training scale are in
@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from manga_cyclegan.images import descreen
-from manga_cyclegan.inference import Colorizer
-from manga_cyclegan.nets.generator import SIZE_MULTIPLE
-from manga_cyclegan.weights import (
+from manga_cyclegan.color import descreen
+from manga_cyclegan.colorize.colorizer import Colorizer
+from manga_cyclegan.nets.padding import pad_to_multiple
+from manga_cyclegan.colorize.weights import (
     METADATA_KEY,
     atomic_path,
     colorizer_metadata,
@@ -62,7 +60,7 @@ class PaddedGenerator(nn.Module):
     def forward(self, page: torch.Tensor) -> torch.Tensor:
         h, w = page.shape[-2:]
         page = descreen(page, self.descreen_sigma, border="reflect")  # as predict prepares pages
-        padded = F.pad(page, (0, -w % SIZE_MULTIPLE, 0, -h % SIZE_MULTIPLE), mode="reflect")
+        padded = pad_to_multiple(page, always=True)
         return self.model(padded)[..., :h, :w]
 
 
@@ -134,12 +132,3 @@ def export(cfg: DictConfig) -> Path:
             print(f"onnxruntime vs PyTorch: max abs difference {diff:.2e} (tolerance {ONNX_TOLERANCE:g})")
     print(f"Wrote {output} ({output.stat().st_size / 1e6:.2f} MB)")
     return output
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    export(cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from manga_cyclegan.nets.generator import SIZE_MULTIPLE
+from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 128
@@ -255,16 +255,6 @@ def _ramp(n: int, blend: str) -> torch.Tensor:
     """Rising weights over n pixels, sampled at pixel centres: r(t) + r(n - 1 - t) = 1 for both shapes."""
     t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
     return t if blend == "linear" else 0.5 - 0.5 * torch.cos(math.pi * t)
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> torch.Tensor:
-    """Pad bottom and right as ResnetGenerator.forward does, so tiles see the page the untiled forward sees."""
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
-    if not (pad_h or pad_w):
-        return x
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
 def _tiles(rows: TileAxis, cols: TileAxis) -> Iterator[tuple[int, int]]:

@@ -24,15 +24,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-import cv2
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from manga_cyclegan.config import emulated_bf16_warning
-from manga_cyclegan.consistency import ChapterPalette
+from manga_cyclegan.color import luma
+from manga_cyclegan.config.precision import emulated_bf16_warning, resolve_precision
+from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.data.color_detect import is_color_page
-from manga_cyclegan.data.pages import (
+from manga_cyclegan.io.pages import (
     ARCHIVE_EXTENSIONS,
     DEFAULT_ARCHIVE_LIMITS,
     IMAGE_EXTENSIONS,
@@ -48,22 +48,21 @@ from manga_cyclegan.data.pages import (
     read_page,
     read_page_bytes,
 )
-from manga_cyclegan.inference import (
+from manga_cyclegan.colorize.colorizer import (
     Colorizer,
     InferenceSettings,
     colorize_batch,
     resolve_device,
-    resolve_precision,
     resolve_tile_pixels,
 )
-from manga_cyclegan.page_output import (
+from manga_cyclegan.io.outputs import (
     ChapterWriter,
     atomic_write_bytes,
     encode_page,
     output_format,
     safe_member_name,
 )
-from manga_cyclegan.weights import load_colorizer
+from manga_cyclegan.colorize.weights import load_colorizer
 
 STATES = ("colorized", "color", "existing", "failed")
 
@@ -354,7 +353,7 @@ def predict_pages(
 
 def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterPalette:
     """A chapter palette fitted on the generator's output for up to `max_pages` B/W pages spread over the run
-    (an extra pass over those pages; see manga_cyclegan.consistency for what it does and what it gains)."""
+    (an extra pass over those pages; see manga_cyclegan.colorize.palette for what it does and what it gains)."""
     refs = [ref for sink in sinks for _, ref in sink.pages()]
     step = max(1, len(refs) // max_pages)
     colors = []
@@ -369,11 +368,6 @@ def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterP
     if not colors:
         raise ValueError("consistency=palette needs at least one readable B/W page to fit the palette on")
     return ChapterPalette.fit(colors)
-
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """Rec.601 luma as uint8, the same gray PIL gives for "L" (and training uses)."""
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
 def predict(cfg: DictConfig) -> Summary:

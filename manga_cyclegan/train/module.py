@@ -56,11 +56,11 @@ import torch
 import torchvision
 from pytorch_lightning.utilities import rank_zero_warn
 
-from manga_cyclegan.evaluation import contact_sheet, score_pages
-from manga_cyclegan.flat_color import flat_color
-from manga_cyclegan.image_pool import ImagePool
-from manga_cyclegan.images import descreen, to_gray, to_rgb, to_uint8
-from manga_cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
+from manga_cyclegan.evaluate.scoring import contact_sheet, score_pages
+from manga_cyclegan.colorize.flat import flat_color
+from manga_cyclegan.train.image_pool import ImagePool
+from manga_cyclegan.color import descreen, to_gray, to_rgb, to_uint8
+from manga_cyclegan.train.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from manga_cyclegan.nets import MultiScaleDiscriminator, PatchDiscriminator, ResnetGenerator
 
 log = logging.getLogger(__name__)

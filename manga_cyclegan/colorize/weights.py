@@ -24,18 +24,16 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import safetensors
 import safetensors.torch
 import torch
 from torch import nn
 
+from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import ResnetBlock
 
-if TYPE_CHECKING:  # imported where used: inference imports this module (to re-export load_colorizer)
-    from manga_cyclegan.inference import Colorizer
 
 METADATA_KEY = "manga_cyclegan"
 FORMAT_VERSION = 1
@@ -45,7 +43,7 @@ GENERATOR_ARGS = ARCH_KEYS[2:]
 ACCEPTED = (
     "Accepted formats:\n"
     "  - a manga-cyclegan training checkpoint (.ckpt: a torch file with state_dict and hyper_parameters)\n"
-    "  - an exported colorizer (.safetensors, from save_colorizer or `python -m manga_cyclegan.export`)\n"
+    "  - an exported colorizer (.safetensors, from save_colorizer or `python export.py`)\n"
     "  - a plain generator state dict, e.g. the reference CycleGAN's latest_net_G_A.pth"
 )
 TORCH_ZIP_MAGIC = b"PK\x03\x04"
@@ -74,7 +72,6 @@ def load_colorizer(
     Raises FileNotFoundError / IsADirectoryError for no file, UnsafeCheckpointError (a ValueError) for a file
     with pickled code, ValueError for anything else that is not a colorizer of a known format.
     """
-    from manga_cyclegan.inference import Colorizer
 
     path = Path(path)
     if not path.exists():

@@ -1,4 +1,4 @@
-"""OmegaConf resolvers used by conf/, registered once on import."""
+"""One place that decides the numeric precision: for training (Lightning names) and for colorizing (torch dtypes)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import functools
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 
 @functools.cache
@@ -37,11 +36,10 @@ def emulated_bf16_warning(precision: str, device_type: str) -> str | None:
             f"here, hundreds of times slower than fp32. Use 32 / fp32, or precision auto.")
 
 
-def register_resolvers() -> None:
-    resolvers = {"add": lambda *xs: sum(xs), "fast_precision": fast_precision}
-    for name, fn in resolvers.items():
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, fn)
-
-
-register_resolvers()
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto": bf16 where the hardware does bf16 math (AMX/AVX-512 BF16 CPUs, bf16 GPUs), else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16_units() else "fp32"

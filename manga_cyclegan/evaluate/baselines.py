@@ -14,15 +14,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-import cv2
 import numpy as np
 
-from manga_cyclegan.metrics import lab_to_rgb, rgb_to_lab
+from manga_cyclegan.color import ink_mask, lab_to_rgb, local_tone, luma_float, rgb_to_lab
 
-__all__ = ["gray_copy", "local_tone", "ink_mask", "ToneLookup"]
-
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
+__all__ = ["gray_copy", "ToneLookup"]
 
 def _bw(x: Any) -> np.ndarray:
     a = np.asarray(x)
@@ -44,67 +40,6 @@ def gray_copy(bw: Any) -> np.ndarray:
     """The B/W page replicated to 3 channels: ``uint8 HxW → uint8 HxWx3``."""
     a = _bw(bw)
     return np.repeat(a[..., None], 3, axis=-1)
-
-
-def local_tone(gray: Any, blur: int = 8, mode: str = "box") -> np.ndarray:
-    """Local mean tone (float32, 0..255) of a gray/luma image.
-
-    ``mode="box"`` (default): mean over a ``blur x blur`` window; exactly
-    cancels a screen whose tile divides ``blur`` (the synthetic set's screen
-    tile is 8 px, a 45° dot screen of 5.7 px pitch, so ``blur=8`` is exact);
-    ``mode="gaussian"``: Gaussian with σ = ``blur / 3`` (effective window ≈
-    ``blur``; less ripple than a box when the screen period does not divide
-    the window, e.g. scanned screens). ``blur`` ≈ 2 screen periods.
-    ``blur <= 1`` returns the input.
-    Borders use reflect-101 padding.
-    """
-    g = np.asarray(gray, dtype=np.float32)
-    if blur <= 1:
-        return g.copy()
-    if mode == "box":
-        return cv2.blur(g, (int(blur), int(blur)), borderType=cv2.BORDER_REFLECT_101)
-    if mode == "gaussian":
-        return cv2.GaussianBlur(g, (0, 0), blur / 3.0, borderType=cv2.BORDER_REFLECT_101)
-    raise ValueError(f"unknown blur mode {mode!r} (use 'box' or 'gaussian')")
-
-
-def ink_mask(
-    bw: Any,
-    threshold: int = 128,
-    sigma: float = 2.0,
-    size: int = 9,
-    ratio: float = 0.7,
-    min_background: float = 100.0,
-) -> np.ndarray:
-    """Boolean mask of ink lines / lettering in a B/W page, excluding most screentone dots.
-
-    Screentone dots are dark pixels too, so "dark" alone would stamp the dot
-    pattern onto the colorization. Instead a dark pixel (``< threshold``) is
-    ink if it is much darker than its brightest surroundings after the
-    screen is blurred away: ``S`` = Gaussian blur (σ = ``sigma`` ≈ half a
-    screen period) turns a screen into its flat mean tone while a 1–3 px line
-    stays a dark valley; ``R`` = max of ``S`` over a ``size x size`` window
-    (the lighter level next to the line). Ink = ``dark & (S < ratio * R) &
-    (R >= min_background)``: in dark surroundings (``R < min_background``)
-    dots and lines cannot be told apart, so nothing there is ink (the tone
-    lookup maps those areas to dark colors anyway). Dots within ~3 px of a
-    line or of a much lighter area may still be taken for ink. Tuned on the
-    synthetic set (45° dots of 5.7 px pitch on an 8 px tile): ~93 % of ink
-    pixels found, ~24 % of dark screen pixels (mostly next to lines) taken
-    as ink; on the synthetic test set the tone lookup's ΔE00 is ≈ 13.5–13.9
-    with it vs ≈ 19.5 without ink and ≈ 19.4 with the literal rule.
-    ``sigma=0`` gives the literal "every dark pixel is ink".
-    """
-    a = _bw(bw)
-    dark = a < threshold
-    if sigma <= 0 or size <= 1:
-        return dark
-    s = cv2.GaussianBlur(a.astype(np.float32), (0, 0), float(sigma), borderType=cv2.BORDER_REFLECT_101)
-    r = cv2.dilate(s, np.ones((int(size), int(size)), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    ink = dark & (s < ratio * r)
-    if min_background > 0:
-        ink &= r >= min_background
-    return ink
 
 
 class ToneLookup:
@@ -212,7 +147,7 @@ class ToneLookup:
         n_pages = 0
         for page in color_pages:
             rgb = _color(page)
-            luma = rgb.astype(np.float32) @ _LUMA
+            luma = luma_float(rgb)
             tone = local_tone(luma, self.blur, self.blur_mode).ravel()
             luma_hist += self._flat_tone_hist(tone.reshape(luma.shape), calib_tol)
             lab = rgb_to_lab(rgb).reshape(-1, 3)

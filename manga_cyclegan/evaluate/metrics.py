@@ -30,12 +30,10 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from manga_cyclegan.color import INK_LUMA, ciede2000, luma_float, rgb_to_lab
+
 __all__ = [
     "METRIC_DIRECTION",
-    "rgb_to_lab",
-    "lab_to_rgb",
-    "rgb_to_luma",
-    "ciede2000",
     "psnr",
     "ssim",
     "mean_ciede2000",
@@ -158,158 +156,6 @@ def _check_same_hw(a: np.ndarray, b: np.ndarray, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------
-# color conversion
-# ----------------------------------------------------------------------------
-
-# sRGB (IEC 61966-2-1) linear RGB -> XYZ, D65.
-_RGB2XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
-_XYZ2RGB = np.linalg.inv(_RGB2XYZ)
-# Reference white = XYZ of sRGB (1,1,1), i.e. D65 as used by the matrix above.
-_WHITE = _RGB2XYZ.sum(axis=1)  # ~ (0.95047, 1.0, 1.08883)
-_EPS = 216.0 / 24389.0
-_KAPPA = 24389.0 / 27.0
-
-
-def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-_SRGB_LUT = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
-_LUMA = np.array([0.299, 0.587, 0.114])
-
-
-def rgb_to_lab(rgb: Any) -> np.ndarray:
-    """sRGB (D65) → CIELAB (L* in [0, 100], a*, b* roughly in [-128, 127]).
-
-    ``rgb`` has any leading shape ``(..., 3)``. ``uint8`` input is read as
-    0..255; float input must be in ``[0, 1]`` (values outside are clipped).
-    Returns float64 ``(..., 3)``. White → (100, 0, 0), black → (0, 0, 0),
-    pure red → (53.24, 80.09, 67.20).
-    """
-    a = np.asarray(rgb)
-    if a.shape[-1:] != (3,):
-        raise ValueError(f"rgb_to_lab: last axis must be 3, got shape {a.shape}")
-    if a.dtype == np.uint8:
-        lin = _SRGB_LUT[a]
-    else:
-        lin = _srgb_to_linear(np.clip(a.astype(np.float64), 0.0, 1.0))
-    xyz = lin @ (_RGB2XYZ / _WHITE[:, None]).T  # normalized by the white
-    f = np.where(xyz > _EPS, np.cbrt(xyz), (_KAPPA * xyz + 16.0) / 116.0)
-    out = np.empty(a.shape, dtype=np.float64)
-    out[..., 0] = 116.0 * f[..., 1] - 16.0
-    out[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
-    out[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
-    return out
-
-
-def lab_to_rgb(lab: Any, as_uint8: bool = False) -> np.ndarray:
-    """CIELAB → sRGB (D65), inverse of :func:`rgb_to_lab`.
-
-    Returns float in ``[0, 1]`` (out-of-gamut colors are clipped), or ``uint8``
-    (rounded) when ``as_uint8``.
-    """
-    lab = np.asarray(lab, dtype=np.float64)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    fx = fy + lab[..., 1] / 500.0
-    fz = fy - lab[..., 2] / 200.0
-    f = np.stack([fx, fy, fz], axis=-1)
-    f3 = f**3
-    xyz = np.where(f3 > _EPS, f3, (116.0 * f - 16.0) / _KAPPA) * _WHITE
-    lin = np.clip(xyz @ _XYZ2RGB.T, 0.0, 1.0)
-    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1.0 / 2.4) - 0.055)
-    srgb = np.clip(srgb, 0.0, 1.0)
-    if as_uint8:
-        return np.rint(srgb * 255.0).astype(np.uint8)
-    return srgb
-
-
-def rgb_to_luma(rgb: Any) -> np.ndarray:
-    """Rec.601 luma ``0.299 R + 0.587 G + 0.114 B`` of a uint8 RGB image, as float32 0..255."""
-    a = _rgb(rgb)
-    return (a.astype(np.float32) @ _LUMA.astype(np.float32)).astype(np.float32)
-
-
-# ----------------------------------------------------------------------------
-# CIEDE2000
-# ----------------------------------------------------------------------------
-
-_25_7 = 25.0**7
-
-
-def ciede2000(
-    lab1: Any, lab2: Any, kL: float = 1.0, kC: float = 1.0, kH: float = 1.0, dtype: Any = np.float64
-) -> np.ndarray:
-    """CIEDE2000 color difference ΔE00 between Lab arrays (broadcasting, ``(..., 3)``).
-
-    Implements Sharma, Wu & Dalal (2005) exactly, including the hue conventions
-    for achromatic colors (C' = 0) and the mean-hue wrap-around. ↓ lower = closer.
-    ``dtype=np.float32`` is ~1.5x faster with errors ~1e-4 ΔE (used by the
-    aggregate evaluators), except at an exact 180° hue tie, where rounding
-    picks either branch; the default float64 reproduces the published test
-    data to 4 decimals.
-    """
-    lab1 = np.asarray(lab1, dtype=dtype)
-    lab2 = np.asarray(lab2, dtype=dtype)
-    L1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
-    L2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
-
-    C1 = np.hypot(a1, b1)
-    C2 = np.hypot(a2, b2)
-    Cbar7 = ((C1 + C2) * 0.5) ** 7
-    G = 0.5 * (1.0 - np.sqrt(Cbar7 / (Cbar7 + _25_7)))
-    a1p = (1.0 + G) * a1
-    a2p = (1.0 + G) * a2
-    C1p = np.hypot(a1p, b1)
-    C2p = np.hypot(a2p, b2)
-    h1p = np.degrees(np.arctan2(b1, a1p)) % 360.0
-    h2p = np.degrees(np.arctan2(b2, a2p)) % 360.0
-
-    dLp = L2 - L1
-    dCp = C2p - C1p
-    Cprod = C1p * C2p
-    achrom = Cprod == 0
-    dh = h2p - h1p
-    dh = np.where(dh > 180.0, dh - 360.0, np.where(dh < -180.0, dh + 360.0, dh))
-    dh = np.where(achrom, 0.0, dh)
-    dHp = 2.0 * np.sqrt(Cprod) * np.sin(np.radians(dh * 0.5))
-
-    Lbp = (L1 + L2) * 0.5
-    Cbp = (C1p + C2p) * 0.5
-    hsum = h1p + h2p
-    far = np.abs(h1p - h2p) > 180.0
-    hbp = np.where(far, np.where(hsum < 360.0, hsum + 360.0, hsum - 360.0), hsum) * 0.5
-    hbp = np.where(achrom, hsum, hbp)
-
-    hr = np.radians(hbp)
-    T = (
-        1.0
-        - 0.17 * np.cos(hr - np.radians(30.0))
-        + 0.24 * np.cos(2.0 * hr)
-        + 0.32 * np.cos(3.0 * hr + np.radians(6.0))
-        - 0.20 * np.cos(4.0 * hr - np.radians(63.0))
-    )
-    dtheta = 30.0 * np.exp(-(((hbp - 275.0) / 25.0) ** 2))
-    Cbp7 = Cbp**7
-    RC = 2.0 * np.sqrt(Cbp7 / (Cbp7 + _25_7))
-    Lm50 = (Lbp - 50.0) ** 2
-    SL = 1.0 + 0.015 * Lm50 / np.sqrt(20.0 + Lm50)
-    SC = 1.0 + 0.045 * Cbp
-    SH = 1.0 + 0.015 * Cbp * T
-    RT = -np.sin(np.radians(2.0 * dtheta)) * RC
-
-    tL = dLp / (kL * SL)
-    tC = dCp / (kC * SC)
-    tH = dHp / (kH * SH)
-    return np.sqrt(np.maximum(tL * tL + tC * tC + tH * tH + RT * tC * tH, 0.0))
-
-
-# ----------------------------------------------------------------------------
 # per-page fidelity metrics
 # ----------------------------------------------------------------------------
 
@@ -382,12 +228,11 @@ def colorfulness(rgb: Any) -> float:
     return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
 
 
-INK_LUMA = 64  # a pixel darker than this (Rec.601 luma, 0..255) is ink; the synthetic set's darkest color is 72
 
 
 def ink_of(rgb: Any) -> np.ndarray:
     """Boolean ink mask of a color page: luma below :data:`INK_LUMA` (colored manga's ink is near black)."""
-    return rgb_to_luma(_rgb(rgb, "page")) < INK_LUMA
+    return luma_float(_rgb(rgb, "page")) < INK_LUMA
 
 
 def _ink_counts(pred_ink: np.ndarray, true_ink: np.ndarray, tolerance: int) -> np.ndarray:
@@ -717,7 +562,7 @@ def evaluate_paired(
         lab_p = rgb_to_lab(p)
         ps.append(psnr(p, t))
         ss.append(ssim(p, t))
-        de.append(float(ciede2000(lab_p, rgb_to_lab(t), dtype=np.float32).mean(dtype=np.float64)))
+        de.append(float(ciede2000(lab_p, rgb_to_lab(t)).mean(dtype=np.float64)))
         cf.append(colorfulness(p))
         labs.append(lab_p)
 

@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from manga_cyclegan.baselines import local_tone
+from manga_cyclegan.color import local_tone
 
 MODES = ("pull", "hue", "match", "region")
 NEUTRAL = 128.0  # Cr, Cb of a gray pixel in 8-bit YCbCr

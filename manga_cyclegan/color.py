@@ -1,0 +1,171 @@
+"""Color and tone foundations shared by every flow: one luma, one Lab, CIEDE2000, local tone, ink, chroma transfer.
+
+Pages are uint8 numpy arrays (HxW gray, HxWx3 sRGB) or float tensors in [-1, 1] ([N, C, H, W]) inside the
+networks. Luma is ITU-R BT.601 (0.299 R + 0.587 G + 0.114 B), the weights PIL and OpenCV use for RGB -> gray, so a
+color page and its gray version agree everywhere. Lab (D65) and CIEDE2000 come from scikit-image, page-level
+image work from OpenCV.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import cv2
+import numpy as np
+import skimage.color
+import torch
+import torch.nn.functional as F
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# A pixel darker than this luma (0..255) is ink: a colorization's lines, lettering and solid blacks.
+INK_LUMA = 64
+
+
+# ---- luma --------------------------------------------------------------------------------------------------
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (..., 3) -> uint8 (...) Rec.601 luma, bit for bit the gray of PIL's RGB -> "L" (its 16-bit fixed
+    point), which is how every B/W training page is decoded."""
+    c = np.asarray(rgb, dtype=np.uint32)
+    return ((c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)
+
+
+def luma_float(rgb: Any) -> np.ndarray:
+    """(..., 3) RGB (0..255) -> float32 (...) Rec.601 luma, unrounded."""
+    return np.asarray(rgb, dtype=np.float32) @ np.array(LUMA_WEIGHTS, dtype=np.float32)
+
+
+def to_gray(rgb: torch.Tensor) -> torch.Tensor:
+    """[N, 3, H, W] -> [N, 1, H, W] luma; works in [-1, 1] because the weights sum to one."""
+    w = torch.tensor(LUMA_WEIGHTS, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * w).sum(dim=1, keepdim=True)
+
+
+def to_rgb(gray: torch.Tensor) -> torch.Tensor:
+    """[N, 1, H, W] -> [N, 3, H, W] by replication, the gray page as a color image."""
+    return gray.expand(-1, 3, -1, -1)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """One page [C, H, W] in [-1, 1] -> uint8 array HxW (C=1) or HxWx3 (C=3)."""
+    array = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+    return array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+
+
+def from_uint8(array: np.ndarray) -> torch.Tensor:
+    """uint8 HxW or HxWx3 -> [C, H, W] float in [-1, 1]."""
+    tensor = torch.from_numpy(np.array(array, dtype=np.float32))  # a copy: decoded pages may be read-only
+    tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+    return (tensor / 127.5 - 1).contiguous()
+
+
+# ---- Lab and CIEDE2000 (scikit-image) ----------------------------------------------------------------------
+
+def rgb_to_lab(rgb: Any) -> np.ndarray:
+    """sRGB (D65) -> CIELAB, float64 (..., 3). uint8 is read as 0..255, floats must lie in [0, 1] (clipped).
+    scikit-image's white is D65 as tabulated, not its sRGB matrix's own, so grays carry |a*|, |b*| < 0.005."""
+    a = np.asarray(rgb)
+    if a.shape[-1:] != (3,):
+        raise ValueError(f"rgb_to_lab: last axis must be 3, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        a = np.clip(a.astype(np.float64), 0.0, 1.0)
+    return skimage.color.rgb2lab(a, channel_axis=-1)
+
+
+def lab_to_rgb(lab: Any, as_uint8: bool = False) -> np.ndarray:
+    """CIELAB -> sRGB (D65): float in [0, 1] (out-of-gamut colors clipped), or uint8 (rounded) when `as_uint8`."""
+    with warnings.catch_warnings():  # out-of-gamut Lab (negative Z) is clipped, which is what we want
+        warnings.simplefilter("ignore", UserWarning)
+        srgb = np.clip(skimage.color.lab2rgb(np.asarray(lab, dtype=np.float64), channel_axis=-1), 0.0, 1.0)
+    return np.rint(srgb * 255.0).astype(np.uint8) if as_uint8 else srgb
+
+
+def ciede2000(lab1: Any, lab2: Any, kL: float = 1.0, kC: float = 1.0, kH: float = 1.0) -> np.ndarray:
+    """CIEDE2000 color difference between Lab arrays (..., 3), broadcast against each other."""
+    lab1, lab2 = np.broadcast_arrays(np.asarray(lab1, np.float64), np.asarray(lab2, np.float64))
+    return skimage.color.deltaE_ciede2000(lab1, lab2, kL=kL, kC=kC, kH=kH, channel_axis=-1)
+
+
+# ---- tone and ink of B/W pages ------------------------------------------------------------------------------
+
+def local_tone(gray: Any, blur: int = 8, mode: str = "box") -> np.ndarray:
+    """Local mean tone (float32, 0..255) of a gray page: screentone dots become their mean tone.
+
+    "box": the mean over a blur x blur window, which exactly cancels a screen whose tile divides `blur`;
+    "gaussian": sigma = blur / 3, less ripple when the screen period does not divide the window (scans).
+    `blur` <= 1 returns the input. Borders are reflected (reflect-101).
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    if blur <= 1:
+        return g.copy()
+    if mode == "box":
+        return cv2.blur(g, (int(blur), int(blur)), borderType=cv2.BORDER_REFLECT_101)
+    if mode == "gaussian":
+        return cv2.GaussianBlur(g, (0, 0), blur / 3.0, borderType=cv2.BORDER_REFLECT_101)
+    raise ValueError(f"unknown blur mode {mode!r} (use 'box' or 'gaussian')")
+
+
+def ink_mask(bw: Any, threshold: int = 128, sigma: float = 2.0, size: int = 9, ratio: float = 0.7,
+             min_background: float = 100.0) -> np.ndarray:
+    """Boolean mask of ink lines and lettering in a uint8 B/W page, without most screentone dots.
+
+    Dots are dark pixels too, so darkness alone would stamp the screen onto a colorization. A dark pixel
+    (< `threshold`) is ink where it is much darker than its lightest surroundings once the screen is blurred
+    away: S = Gaussian blur (sigma about half a screen period) turns a screen into its flat tone while a 1-3 px
+    line stays a dark valley; R = max of S over a `size` x `size` window. Ink = dark & (S < ratio * R) &
+    (R >= min_background): in dark surroundings dots and lines cannot be told apart, so nothing there is ink.
+    `sigma=0` gives the literal "every dark pixel is ink".
+    """
+    a = np.asarray(bw)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim != 2 or a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 HxW B/W page, got {a.dtype} {a.shape}")
+    dark = a < threshold
+    if sigma <= 0 or size <= 1:
+        return dark
+    s = cv2.GaussianBlur(a.astype(np.float32), (0, 0), float(sigma), borderType=cv2.BORDER_REFLECT_101)
+    r = cv2.dilate(s, np.ones((int(size), int(size)), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    ink = dark & (s < ratio * r)
+    if min_background > 0:
+        ink &= r >= min_background
+    return ink
+
+
+# ---- chroma ---------------------------------------------------------------------------------------------------
+
+def transfer_chroma(luma_page: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """Full-resolution RGB with the luma of `luma_page` (uint8 HxW) and the chroma of `color` (any size), in YCbCr.
+
+    Where full chroma would leave the RGB cube the channels are clipped, which shifts the luma there: scaling the
+    chroma down instead would keep the luma exact but leave no color on pure black and white pixels, that is, on
+    every pixel of a binary screentone page.
+    """
+    h, w = luma_page.shape
+    ycrcb = cv2.cvtColor(color, cv2.COLOR_RGB2YCrCb)
+    if ycrcb.shape[:2] != (h, w):
+        ycrcb = cv2.resize(ycrcb, (w, h), interpolation=cv2.INTER_CUBIC)
+    ycrcb[..., 0] = luma_page
+    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
+
+
+# ---- descreening (torch, inside the colorizer) ------------------------------------------------------------------
+
+def descreen(pages: torch.Tensor, sigma: float, border: str | None = None) -> torch.Tensor:
+    """Gaussian low-pass of [N, C, H, W] pages (std `sigma` pixels): a screentone's dots become their mean tone,
+    while lines and shapes stay. sigma <= 0 returns the pages as they are. `border`: the padding mode; None picks
+    "reflect", or "replicate" for pages too small to reflect."""
+    if sigma <= 0:
+        return pages
+    radius = max(1, math.ceil(3 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float32, device=pages.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(pages.dtype)
+    channels = pages.shape[1]
+    h, w = pages.shape[-2:]
+    mode = border or ("reflect" if radius < h and radius < w else "replicate")
+    x = F.pad(pages, (radius, radius, radius, radius), mode=mode)
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
