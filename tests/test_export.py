@@ -12,8 +12,8 @@ import torch
 from manga_cyclegan.colorize.export import ONNX_TOLERANCE
 from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.colorize.weights import (
-    atomic_path,
     generator_arch,
     load_colorizer,
     save_colorizer,

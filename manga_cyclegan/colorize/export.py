@@ -27,9 +27,9 @@ from torch import nn
 from manga_cyclegan.color import descreen
 from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.nets.padding import pad_to_multiple
+from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.colorize.weights import (
     METADATA_KEY,
-    atomic_path,
     colorizer_metadata,
     load_colorizer,
     save_colorizer,

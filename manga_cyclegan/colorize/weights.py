@@ -16,13 +16,10 @@ code is refused before any of it runs.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import pickle
 import re
-import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import safetensors
@@ -31,6 +28,7 @@ import torch
 from torch import nn
 
 from manga_cyclegan.colorize.colorizer import Colorizer
+from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import ResnetBlock
 
@@ -274,24 +272,3 @@ def save_colorizer(colorizer: Colorizer, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(state, tmp, metadata={METADATA_KEY: colorizer_metadata(colorizer)})
     return path
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A fresh path next to `path` for the block to write; moved onto `path` when the block succeeds, deleted when
-    it fails. Readers see the old file or the whole new one, never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder, so os.replace is a rename within one filesystem. The suffix stays for writers that look at it.
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    tmp.touch(exist_ok=False)
-    # The permissions any new file gets here (umask applied): safetensors writes owner-only files, and shared
-    # weights should be readable as the user's other files are.
-    mode = tmp.stat().st_mode & 0o777
-    try:
-        yield tmp
-        os.chmod(tmp, mode)
-        with tmp.open("rb+") as f:
-            os.fsync(f.fileno())  # on disk before the rename, so a crash cannot leave an empty file at `path`
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

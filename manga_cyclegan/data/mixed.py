@@ -18,6 +18,7 @@ import os
 import warnings
 from pathlib import Path
 
+from manga_cyclegan.io.atomic import atomic_write_text
 from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD, chroma_stats
 from manga_cyclegan.io.pages import (
     DEFAULT_ARCHIVE_LIMITS,
@@ -38,13 +39,6 @@ SPLIT_VERSION = 1
 # chroma_stats shrinks pages to 512 px anyway; decoding at that size (JPEG DCT scaling) is
 # several times faster on full-resolution scans.
 _DETECT_MAX_SIDE = 512
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    # Other DDP ranks may read these files: never let them see a half-written one.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def load_split(out_dir: str | os.PathLike) -> dict | None:
@@ -106,9 +100,9 @@ def split_mixed_folder(
 
     out.mkdir(parents=True, exist_ok=True)
     header = f"# colored_fraction\tpage   (folder={folder}, threshold={threshold}; above -> B/colour)\n"
-    _atomic_write(out / "A.txt", header + "".join(f"{s:.4f}\t{r}\n" for r, s in bw))
-    _atomic_write(out / "B.txt", header + "".join(f"{s:.4f}\t{r}\n" for r, s in color))
-    _atomic_write(out / "unreadable.txt", "".join(f"{r}\t{why}\n" for r, why in bad))
+    atomic_write_text(out / "A.txt", header + "".join(f"{s:.4f}\t{r}\n" for r, s in bw))
+    atomic_write_text(out / "B.txt", header + "".join(f"{s:.4f}\t{r}\n" for r, s in color))
+    atomic_write_text(out / "unreadable.txt", "".join(f"{r}\t{why}\n" for r, why in bad))
     data = {
         "version": SPLIT_VERSION,
         "folder": folder_id,
@@ -117,7 +111,7 @@ def split_mixed_folder(
         "B": [{**r.to_json(), "score": s} for r, s in color],
         "unreadable": [{**r.to_json(), "reason": why} for r, why in bad],
     }
-    _atomic_write(out / "split.json", json.dumps(data, indent=1))
+    atomic_write_text(out / "split.json", json.dumps(data, indent=1))
     if bad:
         examples = "; ".join(f"{r} ({why})" for r, why in bad[:5])
         warnings.warn(f"{len(bad)} unreadable page(s) in mixed folder '{folder}' left out of the "

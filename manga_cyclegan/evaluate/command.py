@@ -32,7 +32,7 @@ from manga_cyclegan.color import transfer_chroma
 from manga_cyclegan.colorize.colorizer import colorize_pages, resolve_device
 from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.evaluate.metrics import format_table
-from manga_cyclegan.io.outputs import atomic_write_bytes
+from manga_cyclegan.io.atomic import atomic_write_bytes
 
 
 def test_pages(datamodule) -> list[dict]:

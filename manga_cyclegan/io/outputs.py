@@ -7,15 +7,15 @@ over the target when complete, so a crash leaves either the old state or the new
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
+
+from manga_cyclegan.io.atomic import atomic_path, atomic_write_bytes
 
 # Output formats: name -> (PIL format, file suffix).
 FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
@@ -42,24 +42,6 @@ def encode_page(rgb: np.ndarray, fmt: str, quality: int = 95) -> bytes:
     options = {"compress_level": 3} if fmt == "png" else {"quality": quality}
     Image.fromarray(rgb).save(buffer, pil_format, **options)
     return buffer.getvalue()
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary file next to `path`, then rename it over `path` (same filesystem)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def safe_member_name(name: str) -> str:
@@ -99,16 +81,13 @@ class ChapterWriter:
     def finish(self, members: list[tuple[str, tuple, Callable[[], bytes]]]) -> None:
         """Write the archive: `members` are (name, date_time, bytes source) in order, read one at a time."""
 
-        def write(tmp: Path) -> None:
-            with zipfile.ZipFile(tmp, "w") as zf:
-                for name, date_time, source in members:
-                    info = zipfile.ZipInfo(name, date_time=date_time)
-                    info.external_attr = 0o644 << 16  # rw-r--r-- when extracted, not mode 000
-                    # Pages are already compressed: storing them is as small and much faster.
-                    info.compress_type = zipfile.ZIP_STORED if _is_compressed(name) else zipfile.ZIP_DEFLATED
-                    zf.writestr(info, source())
-
-        atomic_write(self.output, write)
+        with atomic_path(self.output) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+            for name, date_time, source in members:
+                info = zipfile.ZipInfo(name, date_time=date_time)
+                info.external_attr = 0o644 << 16  # rw-r--r-- when extracted, not mode 000
+                # Pages are already compressed: storing them is as small and much faster.
+                info.compress_type = zipfile.ZIP_STORED if _is_compressed(name) else zipfile.ZIP_DEFLATED
+                zf.writestr(info, source())
         shutil.rmtree(self.staging, ignore_errors=True)
 
 

@@ -55,9 +55,9 @@ from manga_cyclegan.colorize.colorizer import (
     resolve_device,
     resolve_tile_pixels,
 )
+from manga_cyclegan.io.atomic import atomic_write_bytes
 from manga_cyclegan.io.outputs import (
     ChapterWriter,
-    atomic_write_bytes,
     encode_page,
     output_format,
     safe_member_name,

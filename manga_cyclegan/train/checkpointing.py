@@ -6,9 +6,9 @@ only when the temp folder and the run folder share a file system; otherwise (a t
 disk for outputs) the move copies the bytes into `last.ckpt` itself, and a crash during the copy truncates it.
 Nothing is fsynced, and a kill mid-write leaves a checkpoint-sized orphan in /tmp.
 
-Here the temp file sits in the checkpoint's own folder (so `os.replace` is always a rename, atomic on POSIX and
-Windows), is fsynced before the rename, and the folder is fsynced after it. Temp files left by a killed process
-are removed on the next save of the same checkpoint.
+Here checkpoints go through `manga_cyclegan.io.atomic` (a temp file in the checkpoint's own folder, fsynced,
+renamed, the folder fsynced). Temp files left by a killed process are removed on the next save of the same
+checkpoint.
 
 In DDP only rank 0 writes, and the other ranks wait for it at a barrier that a failed write never reaches.
 `AgreeingDDPStrategy` tells them whether the write worked, so that every process stops with the same error.
@@ -16,9 +16,6 @@ In DDP only rank 0 writes, and the other ranks wait for it at a barrier that a f
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -26,49 +23,12 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.strategies import DDPStrategy
 
-TEMP_SUFFIX = ".tmp"
-
-
-def temp_prefix(path: Path) -> str:
-    """Temp files of `path` are hidden siblings: `.last.ckpt.<random>.tmp`."""
-    return f".{path.name}."
-
-
-def stale_temp_files(path: Path) -> list[Path]:
-    """Temp files of `path` left behind by a process killed while it wrote them."""
-    return sorted(path.parent.glob(f"{temp_prefix(path)}*{TEMP_SUFFIX}"))
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename in `folder` durable (no-op where folders cannot be opened, e.g. Windows)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
+from manga_cyclegan.io.atomic import atomic_path
 
 def save_atomically(checkpoint: dict[str, Any], path: Path) -> None:
-    """torch.save `checkpoint` to `path`: readers see the old file or the complete new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in stale_temp_files(path):
-        stale.unlink(missing_ok=True)
-    temp = path.parent / f"{temp_prefix(path)}{secrets.token_hex(4)}{TEMP_SUFFIX}"
-    # 0o666 through the umask, like any new file (mkstemp's 0o600 would hide checkpoints from a shared group).
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException as err:
-        temp.unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.filename is None:
-            err.filename = str(temp)  # a failed write (disk full) names no file; the caller reports the folder
-        raise
-    fsync_folder(path.parent)
+    """torch.save `checkpoint` to `path` through the atomic writer; temp files of killed saves are removed first."""
+    with atomic_path(path, remove_stale=True) as tmp, open(tmp, "wb") as f:
+        torch.save(checkpoint, f)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
