@@ -10,8 +10,9 @@
 import hydra
 from omegaconf import DictConfig
 
-import manga_cyclegan.config  # noqa: F401  (registers the config resolvers)
-from manga_cyclegan.train.run import errors_reported_in_one_line, startup_errors_explained, train
+import manga_cyclegan.config  # noqa: F401  (registers the config resolvers and schemas)
+from manga_cyclegan.config.errors import startup_errors_explained
+from manga_cyclegan.train.run import errors_reported_in_one_line, train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -22,5 +23,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    with startup_errors_explained():
+    with startup_errors_explained("train.py"):
         main()

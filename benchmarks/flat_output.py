@@ -25,7 +25,7 @@ from manga_cyclegan.evaluate.scoring import score_pages  # noqa: E402
 from manga_cyclegan.colorize.flat import INK_SETTINGS, flat_color, region_medians, resize_without_ink  # noqa: E402
 from manga_cyclegan.colorize.colorizer import colorize_pages  # noqa: E402
 from manga_cyclegan.colorize.weights import load_colorizer  # noqa: E402
-from manga_cyclegan.evaluate.metrics import format_table  # noqa: E402
+from manga_cyclegan.evaluate.report import format_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = {

@@ -55,7 +55,7 @@ def child(args) -> dict:
     from PIL import Image
 
     from manga_cyclegan.config.precision import resolve_precision
-    from manga_cyclegan.io.pages import read_page
+    from manga_cyclegan.io.decode import read_page
     from manga_cyclegan.colorize.colorizer import (
         Colorizer,
         InferenceSettings,

@@ -1,7 +1,7 @@
 """The colorization-quality harness: train a configuration on the synthetic set, evaluate it, keep one row.
 
     python benchmarks/quality.py --name baseline                        # the demo as `python train.py` runs it
-    python benchmarks/quality.py --name cycle-detach -- model.backward_cycle=pseudo_pair
+    python benchmarks/quality.py --name lr5e-4 -- model.lr=0.0005
     python benchmarks/quality.py --name ... --seed 1 -- OVERRIDES       # the same row with another seed
 
 Each run trains `python train.py OVERRIDES seed=SEED` in its own directory under `outputs/quality/`, scores its

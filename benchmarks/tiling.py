@@ -37,19 +37,17 @@ from manga_cyclegan.color import from_uint8
 from manga_cyclegan.colorize.colorizer import autocast
 from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.colorize.norm_stats import NormStatistics, fixed_statistics, record_statistics
 from manga_cyclegan.colorize.tiling import (
     BLENDS,
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
     METHODS,
-    NormStatistics,
-    fixed_statistics,
     generate_tiled,
-    pad_to_multiple,
-    record_statistics,
     tile_axes,
     tiled_statistics,
 )
+from manga_cyclegan.nets.padding import pad_to_multiple
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT: Path | None = None  # --demo-ckpt

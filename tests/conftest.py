@@ -1,36 +1,12 @@
-"""Shared helpers: run the real entry points on a tiny synthetic set that the tests generate."""
+"""Fixtures shared by the test files; the helpers they use live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-# A tiny synthetic set and a tiny model: a whole training run takes seconds on 2 cores.
-TINY_DATA = [
-    "data.synthetic.page_height=160",
-    "data.synthetic.page_width=128",
-    "data.synthetic.n_train_a=6",
-    "data.synthetic.n_train_b=5",
-    "data.synthetic.n_test=2",
-    "data.crop_size=64",
-    "data.num_workers=0",
-    "data.persistent_workers=false",
-    "data.val_max_size=96",
-]
-TINY_MODEL = [
-    "model.ngf=8",
-    "model.ndf=8",
-    "model.n_blocks=1",
-    "model.pool_size=3",
-    "model.image_log_every_n_batches=2",
-    "model.val_samples=1",
-]
+from tests.helpers import TINY_DATA, TINY_MODEL, save_training_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -54,15 +30,24 @@ def tiny_overrides(synthetic_root) -> list[str]:
     return [f"data.root={synthetic_root}", *TINY_DATA, *TINY_MODEL, "trainer.precision=32"]
 
 
-def run_script(script: str, args: list[str], cwd: Path | None = None, check: bool = True, timeout: int = 300):
-    """Run an entry point in a fresh interpreter, as a user would: a script of the repo ("train.py") or a
-    module ("manga_cyclegan.evaluate.command", run with -m)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MANGA_CYCLEGAN_ROOT": str(cwd or REPO)}
-    target = [str(REPO / script)] if script.endswith(".py") else ["-m", script]
-    proc = subprocess.run(
-        [sys.executable, *target, *args],
-        cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{script} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    """An untrained tiny CycleGAN saved as a training checkpoint (nothing is trained: it is quick)."""
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
+    save_training_checkpoint(path, load_size=32)
+    return path
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    """A tiny untrained colorizer working at short side 32."""
+    import torch
+
+    from manga_cyclegan.colorize.colorizer import Colorizer
+    from manga_cyclegan.nets import ResnetGenerator
+
+    torch.manual_seed(0)
+    return Colorizer(ResnetGenerator(1, 3, ngf=4, n_blocks=1).eval(), short_side=32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from manga_cyclegan import color as C
-from manga_cyclegan.evaluate import metrics as M
+from manga_cyclegan.evaluate import regions as R
 from manga_cyclegan.color import ink_mask, local_tone
 from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
 
@@ -171,7 +171,7 @@ def test_tone_lookup_same_tone_gives_lab_mean():
     lbl = np.ones((H, W), np.uint8)
     lbl[BOXES[1][0] : BOXES[1][1], BOXES[1][2] : BOXES[1][3]] = 7
     lbl[BOXES[2][0] : BOXES[2][1], BOXES[2][2] : BOXES[2][3]] = 10
-    acc = M.character_color_accuracy([out], [lbl], {7: c1, 10: c2}, [7, 10])
+    acc = R.character_color_accuracy([out], [lbl], {7: c1, 10: c2}, [7, 10])
     assert acc <= 0.5
 
 

@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow  # every benchmark runs in a fresh interpreter
 
 
 def run_benchmark(name: str, args: list[str], tmp_path) -> tuple[str, dict]:
@@ -114,7 +116,7 @@ def test_quality_harness_trains_scores_and_keeps_one_row_per_run(tmp_path, tiny_
 
 
 def test_flat_output_variants_are_scored_on_one_set_of_colors(tmp_path, tiny_synthetic_set):
-    from tests.test_weights import save_training_checkpoint
+    from tests.helpers import save_training_checkpoint
 
     save_training_checkpoint(tmp_path / "m.ckpt", load_size=64, descreen_sigma=1.0)
     table, rows = run_benchmark("flat_output", ["--ckpt", str(tmp_path / "m.ckpt"), "--data", str(tiny_synthetic_set)],

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.train.run import train
-from tests.conftest import REPO, run_script
+from tests.helpers import REPO, compose_train, run_script
 
 CONF = REPO / "conf"
 TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml", "export.yaml"}
@@ -27,20 +25,6 @@ def group_options() -> list[tuple[str, str]]:
             continue
         options.append(("/".join(rel.parts[:-1]), path.stem))
     return options
-
-
-def compose_train(overrides: list[str], output_dir: Path | None = None):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    if output_dir is not None:
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(output_dir)
-            cfg.hydra.runtime.cwd = str(REPO)
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra  # as @hydra.main hands it to the task: ${hydra:...} now reads HydraConfig
-    return cfg
 
 
 @pytest.mark.parametrize("group, option", group_options(), ids=lambda x: str(x))
@@ -93,14 +77,15 @@ def test_slurm_launcher_follows_the_trainer_layout(tmp_path):
 
 def test_the_papers_cyclegan_stays_selectable_and_the_default_adds_the_kept_levers(tmp_path):
     paper = compose_train(["experiment=custom", "model=cyclegan_paper"], tmp_path).model
-    assert (paper.lambda_identity, paper.descreen_sigma, paper.backward_cycle) == (0.5, 0.0, "paper")
-    assert (paper.ngf, paper.n_blocks, paper.lr, paper.n_scales_d) == (64, 9, 2e-4, 1)
+    assert (paper.lambda_identity, paper.descreen_sigma, paper.gan_mode) == (0.5, 0.0, "lsgan")
+    assert (paper.ngf, paper.n_blocks, paper.lr, paper.pool_size) == (64, 9, 2e-4, 50)
     default = compose_train(["experiment=custom"], tmp_path).model
     assert (default.lambda_identity, default.descreen_sigma) == (5.0, 1.5)
     assert {k: v for k, v in paper.items() if k not in ("lambda_identity", "descreen_sigma")} == \
         {k: v for k, v in default.items() if k not in ("lambda_identity", "descreen_sigma")}
 
 
+@pytest.mark.slow  # trains each experiment's model for a batch, in process
 @pytest.mark.parametrize("experiment", ["demo", "demo_long", "custom", "onepiece"])
 def test_each_experiment_fast_dev_runs(experiment, tmp_path, tiny_synthetic_set, tiny_overrides):
     # The experiment's own model; only the data is pointed at the tiny set and the device at the CPU.
@@ -114,6 +99,7 @@ def test_each_experiment_fast_dev_runs(experiment, tmp_path, tiny_synthetic_set,
     train(cfg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("debug", ["overfit", "limit"])
 def test_debug_configs_run(debug, tmp_path, tiny_overrides):
     extra = ["trainer.max_epochs=2"] if debug == "overfit" else []
@@ -121,6 +107,7 @@ def test_debug_configs_run(debug, tmp_path, tiny_overrides):
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_optuna_search_runs_trials_and_optimizes_the_returned_metric(tmp_path, tiny_overrides):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     sweep = tmp_path / "optuna"
@@ -135,12 +122,14 @@ def test_optuna_search_runs_trials_and_optimizes_the_returned_metric(tmp_path, t
 CONFIG_HINT = "`python train.py --cfg job [overrides]` prints the composed config"
 
 
+@pytest.mark.slow  # train.py in a fresh interpreter, each
 @pytest.mark.parametrize("overrides, named, hint", [
     (["model.no_such_key=1"], ["no_such_key"], True),  # Hydra's own message, then the hint
-    (["model.ngf=abc"], ["model.ngf='abc' has the wrong type", "expects int"], True),  # checked by train()
+    (["model.ngf=abc"], ["could not be converted to Integer", "full_key: model.ngf"], True),  # ModelConfig's type
+    (["model.norm=bogus"], ["model.norm='bogus' is not allowed: use one of instance, batch, none"], True),
     (["experiment=custom", "data.root=/no/such/folder"], ["/no/such/folder does not exist", "ROOT/trainA/",
                                                           "ROOT/trainB/"], False),  # the layout instead
-], ids=["unknown_key", "wrong_type", "missing_data_root"])
+], ids=["unknown_key", "wrong_type", "bad_choice", "missing_data_root"])
 def test_config_errors_fail_before_any_work(overrides, named, hint, tmp_path):
     proc = run_script("train.py", [*overrides, f"hydra.run.dir={tmp_path}"], check=False)
     assert proc.returncode == 2
@@ -149,3 +138,29 @@ def test_config_errors_fail_before_any_work(overrides, named, hint, tmp_path):
     assert (CONFIG_HINT in proc.stderr) == hint
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "tensorboard").exists()
+
+
+@pytest.mark.slow  # an entry point in a fresh interpreter, each
+@pytest.mark.parametrize("script, args, named", [
+    ("predict.py", [], ["ckpt is required"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "working_size=abc"], ["working_size='abc' is not allowed: use one of auto, native or a long side in pixels"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "consistency=typo"], ["consistency='typo' is not allowed: use one of none, palette"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "format=tiff"], ["format='tiff' is not allowed: use one of same, png, jpg, webp"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "quality=abc"], ["could not be converted to Integer", "full_key: quality"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "arch.norm=typo"], ["arch.norm='typo' is not allowed"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "max_pixels=lots"], ["full_key: max_pixels"]),
+    ("export.py", ["ckpt=NOPE", "format=tflite"], ["format='tflite' is not allowed: use one of safetensors, onnx"]),
+    ("export.py", [], ["ckpt is required"]),
+    ("manga_cyclegan.evaluate", [], ["ckpt is required"]),
+    ("manga_cyclegan.evaluate", ["ckpt=NOPE", "precision=fp8"], ["precision='fp8' is not allowed: use one of fp32, bf16, fp16"]),
+    ("manga_cyclegan.evaluate", ["ckpt=NOPE", "data.crop_size=big"], ["full_key: data.crop_size"]),
+], ids=["predict_no_argument", "working_size", "consistency", "format", "quality_type", "arch_norm", "guard_type",
+        "export_format", "export_no_argument", "evaluate_no_argument", "evaluate_precision", "evaluate_data_type"])
+def test_every_command_checks_its_config_before_loading_the_model(script, args, named, tmp_path):
+    """A wrong or missing value stops the command with exit 2 and a message naming the key, before the (missing)
+    checkpoint is even looked at."""
+    proc = run_script(script, [*args, f"hydra.run.dir={tmp_path}"], cwd=tmp_path, check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    for text in named:
+        assert text in proc.stderr
+    assert "Traceback" not in proc.stderr and "NOPE" not in proc.stderr

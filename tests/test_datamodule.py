@@ -14,16 +14,25 @@ import pytest
 import torch
 from PIL import Image
 
+from manga_cyclegan.data import layout as layout_mod
 from manga_cyclegan.data import mixed as mixed_mod
-from manga_cyclegan.data.datamodule import (
-    UnpairedDataModule,
-    UnpairedEpochSampler,
-    UnpairedPageDataset,
-    UnreadablePagesWarning,
+from manga_cyclegan.data.datamodule import UnpairedDataModule
+from manga_cyclegan.data.datasets import UnpairedEpochSampler, UnpairedPageDataset
+from manga_cyclegan.data.layout import (
+    LAYOUT_HELP,
+    TEST_A,
+    TEST_B,
+    TRAIN_A,
+    TRAIN_B,
+    DataLayout,
+    default_split_dir,
+    missing_domain_folders,
+    optional_folder,
 )
 from manga_cyclegan.data.mixed import split_mixed_folder
 from manga_cyclegan.io.pages import PageRef
 from manga_cyclegan.data.transforms import build_eval_transform, build_train_transform
+from manga_cyclegan.data.unreadable import UnreadablePagesWarning
 from manga_cyclegan.color import to_uint8
 
 
@@ -362,6 +371,81 @@ def test_datamodule_mixed_mode(tmp_path):
     assert [r.path.name for r in dm.train_pages_b] == ["color0.png", "color1.png"]
     batch = next(iter(dm.train_dataloader()))
     assert batch["A"].shape == (1, 1, 16, 16) and batch["B"].shape == (1, 3, 16, 16)
+
+
+# --------------------------------------------------------------------------- layout
+def test_layout_of_a_plain_root(tmp_path):
+    root = make_root(tmp_path, n_a=3, n_b=2)
+    _save(root / "testA" / "t0.png", np.zeros((8, 8), np.uint8))
+    layout = DataLayout(root)
+    assert [r.path.name for r in layout.train_pages("A")] == ["a0.png", "a1.png", "a2.png"]
+    assert [r.path.name for r in layout.train_pages("B")] == ["b0.png", "b1.png"]
+    assert layout.domain_folder("A") == root / TRAIN_A and layout.describe("B") == str(root / TRAIN_B)
+    assert layout.test_folder(TEST_A) == root / "testA" and layout.test_folder(TEST_B) is None
+    assert layout.meta_file == root / "meta.json" and layout.split_dir is None
+    assert optional_folder(None, TEST_A) is None and missing_domain_folders(root) == []
+    import shutil
+
+    shutil.rmtree(root / "trainB")
+    assert missing_domain_folders(root) == ["trainB"] and missing_domain_folders(tmp_path) == ["trainA", "trainB"]
+    with pytest.raises(FileNotFoundError, match="ROOT/trainB") as ei:
+        layout.train_pages("B")
+    assert str(root / "trainB") in str(ei.value) and LAYOUT_HELP in str(ei.value)
+    with pytest.raises(ValueError, match="data.root is not set"):
+        DataLayout(None).train_pages("A")
+    with pytest.raises(ValueError, match="domain must be"):
+        layout.train_pages("C")
+
+
+def test_layout_of_a_mixed_folder_splits_it_once(tmp_path, monkeypatch):
+    folder = _make_mixed(tmp_path)
+    assert DataLayout(None, mixed=folder).split_dir == default_split_dir(folder) == tmp_path / "mixed_split"
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return split_mixed_folder(*args, **kwargs)
+
+    monkeypatch.setattr(layout_mod, "split_mixed_folder", counted)
+    layout = DataLayout(tmp_path / "root", mixed=folder, split_dir=tmp_path / "review")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bw, color = layout.train_pages("A"), layout.train_pages("B")
+    assert [r.path.name for r in bw] == ["bw0.png", "bw1.png", "bw2.png", "old_sepia.jpg"]
+    assert [r.path.name for r in color] == ["color0.png", "color1.png"]
+    assert len(calls) == 1 and (tmp_path / "review" / "split.json").is_file()
+    assert layout.domain_folder("A") == layout.domain_folder("B") == folder
+    assert layout.describe("B") == f"{folder} (color pages)"
+    assert layout.meta_file == tmp_path / "root" / "meta.json"  # the test folders stay under ROOT
+    # A folder with no color page has domain A only.
+    for j in range(2):
+        (folder / f"color{j}.png").unlink()
+    only_bw = DataLayout(None, mixed=folder, split_dir=tmp_path / "review2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(only_bw.train_pages("A")) == 4
+    with pytest.raises(ValueError, match="no color page"):
+        only_bw.train_pages("B")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        DataLayout(None, mixed=tmp_path / "nope").train_pages("A")
+
+
+def test_evaluate_training_pages_read_the_halves_of_a_mixed_folder(tmp_path):
+    from manga_cyclegan.evaluate.command import training_pages
+
+    folder = _make_mixed(tmp_path)
+    dm = UnpairedDataModule(None, mixed=str(folder), mixed_split_dir=str(tmp_path / "review"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dm.prepare_data()
+        color = training_pages(dm.layout, "B", "RGB", 8)
+        bw = training_pages(dm.layout, "A", "L", 2)
+    assert len(color) == 2 and all(p.shape == (48, 40, 3) for p in color)
+    assert any(p[..., 0].astype(int).mean() - p[..., 2].astype(int).mean() > 20 for p in color)
+    assert len(bw) == 2 and all(p.shape == (48, 40) for p in bw)  # spread: bw0 and bw2 of the four
+    assert not (tmp_path / "mixed" / "trainA").exists()
+    plain = make_root(tmp_path, n_a=3, n_b=2)
+    assert len(training_pages(DataLayout(plain), "A", "L", 8)) == 3
 
 
 # --------------------------------------------------------------------------- lightning

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_script
+from tests.helpers import run_script
+
+pytestmark = pytest.mark.slow  # train.py and the evaluate command, each in a fresh interpreter
 
 
 @pytest.fixture(scope="module")

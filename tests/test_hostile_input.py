@@ -28,17 +28,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from manga_cyclegan.data.datamodule import UnpairedDataModule, UnreadablePagesWarning
-from manga_cyclegan.io.pages import PageReadError, read_member
+from manga_cyclegan.data.datamodule import UnpairedDataModule
+from manga_cyclegan.data.unreadable import UnreadablePagesWarning
+from manga_cyclegan.io.archives import read_member
+from manga_cyclegan.io.pages import PageReadError
 from manga_cyclegan.colorize.colorizer import InferenceSettings
-from manga_cyclegan.predict.run import OutputError, OutputOptions, predict_pages
-from tests import test_predict
-from tests.conftest import REPO, run_script
-from tests.test_predict import manga_page, png_bytes
+from manga_cyclegan.predict.run import predict_pages
+from manga_cyclegan.predict.sinks import OutputError, OutputOptions
+from tests.helpers import REPO, manga_page, png_bytes, run_script
 
-# test_predict's tiny model, as fixtures of this module too.
-tiny_ckpt = test_predict.tiny_ckpt
-colorizer = test_predict.colorizer
+# tiny_ckpt and colorizer, test_predict's tiny model: fixtures of conftest.py.
 
 PAGE_H, PAGE_W = 64, 48
 BOMB_SIDE = 30000
@@ -204,6 +203,7 @@ def bad_pages_run(tiny_ckpt, tmp_path_factory, bomb):
     return root, out, proc, before
 
 
+@pytest.mark.slow  # bad_pages_run: predict.py in a fresh interpreter
 def test_bad_pages_fail_the_run_with_exit_code_1_and_the_rest_are_colorized(bad_pages_run):
     root, out, proc, before = bad_pages_run
     assert proc.returncode == 1, proc.stderr[-2000:]
@@ -213,6 +213,7 @@ def test_bad_pages_fail_the_run_with_exit_code_1_and_the_rest_are_colorized(bad_
     assert digest(root) == before  # a run with failures leaves every input byte as it was
 
 
+@pytest.mark.slow  # bad_pages_run
 @pytest.mark.parametrize("name", sorted(BAD_PAGES))
 def test_predict_reports_each_bad_page_with_its_reason_and_fix(bad_pages_run, name):
     _, _, proc, _ = bad_pages_run
@@ -222,6 +223,7 @@ def test_predict_reports_each_bad_page_with_its_reason_and_fix(bad_pages_run, na
     assert re.search(r"Re-export|Downscale", reason)  # and the fix
 
 
+@pytest.mark.slow  # bad_pages_run
 @pytest.mark.parametrize("name", sorted(GOOD_PAGES))
 def test_predict_colorizes_each_unusual_page_as_the_reader_sees_it(bad_pages_run, name):
     _, out, _, _ = bad_pages_run
@@ -231,6 +233,7 @@ def test_predict_colorizes_each_unusual_page_as_the_reader_sees_it(bad_pages_run
     assert np.abs(luma(rgb) - expected_lightness(name)).mean() <= LIGHTNESS_TOLERANCE
 
 
+@pytest.mark.slow  # bad_pages_run
 @pytest.mark.filterwarnings("ignore:No validation pages")
 def test_training_reports_the_bad_pages_once_and_skips_them(bad_pages_run, caplog):
     root, *_ = bad_pages_run
@@ -267,7 +270,8 @@ def test_an_enormous_page_is_refused_fast_without_decoding(tmp_path, bomb):
     cbz.write_bytes(forge(zip_of({"1.png": data}), "1.png", declared_size=declared))
     probe = """
 import json, resource, sys, time
-from manga_cyclegan.io.pages import PageRef, PageReadError, read_page
+from manga_cyclegan.io.decode import read_page
+from manga_cyclegan.io.pages import PageReadError, PageRef
 read_page(sys.argv[1], max_pixels=None)  # warm up the decoders on a small page
 results = {}
 for ref in (PageRef(sys.argv[2]), PageRef(sys.argv[3], "1.png")):
@@ -343,6 +347,7 @@ def hostile_run(tiny_ckpt, tmp_path_factory):
     return root, out, proc, before
 
 
+@pytest.mark.slow  # hostile_run: predict.py in a fresh interpreter
 def test_hostile_member_names_stay_inside_the_output_and_are_sanitized(hostile_run):
     root, out, _, before = hostile_run
     with zipfile.ZipFile(out / "names.cbz") as zf:
@@ -358,6 +363,7 @@ def test_hostile_member_names_stay_inside_the_output_and_are_sanitized(hostile_r
         {k: v for k, v in before["files"].items() if k.startswith("root/")}  # inputs untouched
 
 
+@pytest.mark.slow  # hostile_run
 def test_refused_chapters_are_reported_and_the_run_goes_on(hostile_run):
     _, out, proc, _ = hostile_run
     assert proc.returncode == 1, proc.stderr[-2000:]
@@ -369,6 +375,7 @@ def test_refused_chapters_are_reported_and_the_run_goes_on(hostile_run):
     assert "6 colorized" in proc.stdout  # names.cbz's five pages and lying.cbz's good one
 
 
+@pytest.mark.slow  # hostile_run
 def test_a_member_holding_more_than_it_declares_fails_and_its_chapter_is_not_written(hostile_run):
     _, out, proc, _ = hostile_run
     found = failures(proc.stdout)
@@ -378,6 +385,7 @@ def test_a_member_holding_more_than_it_declares_fails_and_its_chapter_is_not_wri
     assert (out / "lying.cbz.partial" / "000000").is_file()  # the colorized page waits for a rerun
 
 
+@pytest.mark.slow  # hostile_run
 @pytest.mark.filterwarnings("ignore:No validation pages")
 def test_training_skips_hostile_archives_with_the_reason_and_reads_the_rest_in_place(hostile_run, caplog):
     root, *_ = hostile_run
@@ -478,6 +486,7 @@ def test_no_permission_or_disk_full_on_a_chapter_stops_and_a_rerun_resumes(color
         assert zf.namelist() == ["0.png", "1.png", "2.png"]
 
 
+@pytest.mark.slow  # predict.py in a fresh interpreter
 def test_an_impossible_chapter_output_exits_2_naming_it(tiny_ckpt, tmp_path):
     chapter = tmp_path / "ch.cbz"
     chapter.write_bytes(zip_of({"1.png": png_bytes(page())}))

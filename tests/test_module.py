@@ -56,37 +56,8 @@ def test_paper_backward_cycle_trains_both_generators():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (next(model.G_AB.parameters()), next(model.G_BA.parameters())))
 
 
-def test_pseudo_pair_backward_cycle_is_supervised_colorization_of_the_detached_print():
-    model = tiny(lambda_identity=0.0, backward_cycle="pseudo_pair")
-    real_B = torch.rand(1, 3, 16, 16) * 2 - 1
-    to_ab = record_inputs(model.G_AB)
-    losses, images = model.generator_losses(torch.rand(1, 1, 16, 16) * 2 - 1, real_B)
-    # rec_B = G_AB(fake_A), with fake_A = G_BA(real_B) the input as it is ...
-    assert any(torch.equal(x, images["fake_A"].detach()) for x in to_ab)
-    losses["cycle_B"].backward()
-    # ... but no gradient reaches G_BA through it: it cannot hide colors in its print to pass this cycle.
-    assert all(p.grad is None for p in model.G_BA.parameters())
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.G_AB.parameters())
-    # G_BA still learns from its adversarial loss.
-    losses["G_BA"].backward()
-    assert any(p.grad is not None for p in model.G_BA.parameters())
-
-
-def test_pseudo_pair_noise_perturbs_the_print_and_unknown_cycles_are_refused():
-    model = tiny(backward_cycle="pseudo_pair", pseudo_pair_noise=0.2)
-    fake_A = torch.zeros(1, 1, 16, 16)
-    noisy = model._pseudo_pair_input(fake_A)
-    assert 0.1 < noisy.std() < 0.3
-    try:
-        tiny(backward_cycle="both")
-    except ValueError as error:
-        assert "backward_cycle" in str(error)
-    else:
-        raise AssertionError("an unknown backward_cycle was accepted")
-
-
-def test_multiscale_discriminators_and_their_learning_rate():
-    model = tiny(n_scales_d=2, lr=1e-4, lr_d_ratio=4.0)
+def test_the_discriminators_learning_rate_is_its_own():
+    model = tiny(lr=1e-4, lr_d_ratio=4.0)
     losses, images = model.generator_losses(torch.zeros(1, 1, 32, 32), torch.zeros(1, 3, 32, 32))
     assert torch.isfinite(losses["G_AB"]) and set(model.discriminator_losses(images)) == {"D_A", "D_B"}
     (opt_g, opt_d), _ = model.configure_optimizers()
@@ -105,23 +76,3 @@ def test_descreen_feeds_g_ab_the_low_passed_page_everywhere():
     assert any(torch.allclose(x, descreen(to_gray(real_B), 1.0)) for x in to_ab)  # the identity term
     assert not any(torch.equal(x, real_A) for x in to_ab)
     torch.testing.assert_close(model(real_A), model.G_AB(descreen(real_A, 1.0)))
-
-
-def test_the_weight_average_follows_g_ab_and_is_what_validation_and_predict_use(tmp_path):
-    from manga_cyclegan.colorize.weights import load_colorizer
-
-    model = tiny(ema_decay=0.9)
-    assert all(not p.requires_grad for p in model.G_AB_ema.parameters())
-    start = [p.clone() for p in model.G_AB_ema.parameters()]
-    with torch.no_grad():
-        for p in model.G_AB.parameters():
-            p.add_(1.0)
-    model.update_average()  # t = 0: decay min(0.9, 1/10) = 0.1, so the average moves 90 % of the way
-    for average, before in zip(model.G_AB_ema.parameters(), start):
-        torch.testing.assert_close(average, before + 0.9)
-    page = torch.rand(1, 1, 16, 16) * 2 - 1
-    assert not torch.allclose(model.colorize(page, averaged=True), model.colorize(page))
-    path = tmp_path / "m.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
-    with torch.no_grad():
-        torch.testing.assert_close(load_colorizer(path).generator(page), model.G_AB_ema(page))

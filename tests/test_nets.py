@@ -60,16 +60,6 @@ def test_generator_rejects_unknown_options(bad):
         ResnetGenerator(1, 3, ngf=8, **bad)
 
 
-def test_multiscale_discriminator_judges_the_page_at_each_scale():
-    from manga_cyclegan.nets import MultiScaleDiscriminator, PatchDiscriminator
-
-    d = MultiScaleDiscriminator(3, n_scales=2, ndf=4, n_layers=2)
-    logits = d(torch.zeros(1, 3, 64, 64))
-    single = PatchDiscriminator(3, ndf=4, n_layers=2)(torch.zeros(1, 3, 64, 64))
-    assert len(logits) == 2 and logits[0].shape == single.shape
-    assert logits[1].shape[-1] < logits[0].shape[-1]  # the half-size page gives a coarser grid
-
-
 def test_spectral_norm_holds_each_conv_at_unit_norm():
     from manga_cyclegan.nets import PatchDiscriminator
 

@@ -1,4 +1,4 @@
-"""Page discovery, archives and robust decoding (manga_cyclegan.io.pages)."""
+"""Page discovery, archives and robust decoding (manga_cyclegan.io: pages, listing, archives, decode, labels)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from manga_cyclegan.io.pages import (
-    PageReadError,
-    PageRef,
-    list_pages,
-    natural_key,
-    probe_page,
-    probe_pages,
-    read_label_map,
-    read_page,
-)
+from manga_cyclegan.io.decode import probe_page, probe_pages, read_page
+from manga_cyclegan.io.labels import read_label_map
+from manga_cyclegan.io.listing import list_pages
+from manga_cyclegan.io.pages import PageReadError, PageRef, natural_key
 
 
 def _png_bytes(arr: np.ndarray, **save) -> bytes:

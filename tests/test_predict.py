@@ -13,25 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from manga_cyclegan.colorize.colorizer import Colorizer, InferenceSettings
-from manga_cyclegan.train.module import CycleGAN
+from manga_cyclegan.colorize.colorizer import InferenceSettings
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.predict.run import OutputOptions, predict_pages
-from tests.conftest import run_script
-
-
-def manga_page(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A B/W page with ink lines, gray areas and dot screentone."""
-    rng = np.random.default_rng(seed)
-    page = np.full((height, width), 255, np.uint8)
-    yy, xx = np.indices((height, width))
-    page[(yy // 7 + xx // 9) % 5 == 0] = 150
-    page[((yy % 4 == 0) & (xx % 4 == 0)) & (yy > height // 2)] = 0
-    for _ in range(6):
-        r, c = rng.integers(0, height), rng.integers(0, width)
-        page[max(0, r - 1):r + 1, :] = 0
-        page[:, max(0, c - 1):c + 1] = 0
-    return page
+from manga_cyclegan.predict.run import predict_pages
+from manga_cyclegan.predict.sinks import OutputOptions
+from tests.helpers import manga_page, png_bytes, run_script
 
 
 def color_page(height: int, width: int) -> np.ndarray:
@@ -40,12 +26,6 @@ def color_page(height: int, width: int) -> np.ndarray:
     page[..., 1] = 80
     page[..., 2] = 200
     return page
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -57,20 +37,7 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = CycleGAN(ngf=4, ndf=4, n_blocks=1)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
-                "datamodule_hyper_parameters": {"load_size": 32}}, path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    torch.manual_seed(0)
-    return Colorizer(ResnetGenerator(1, 3, ngf=4, n_blocks=1).eval(), short_side=32)
+# tiny_ckpt (an untrained tiny CycleGAN's checkpoint) and colorizer (a tiny colorizer): fixtures of conftest.py.
 
 
 def run(colorizer, source, output, mode="flat", **options):
@@ -104,6 +71,7 @@ def test_raw_mode_gives_the_generator_image_at_working_size(colorizer, tmp_path)
     assert np.asarray(Image.open(tmp_path / "out" / "p.png")).shape == (52, 32, 3)  # short side 32, multiple of 4
 
 
+@pytest.mark.slow  # predict.py in a fresh interpreter
 def test_chapter_round_trip_keeps_order_names_and_extra_members(tiny_ckpt, tmp_path):
     chapter = tmp_path / "in" / "vol1" / "ch01.cbz"
     chapter.parent.mkdir(parents=True)
@@ -127,6 +95,7 @@ def test_chapter_round_trip_keeps_order_names_and_extra_members(tiny_ckpt, tmp_p
     assert not list((tmp_path / "out").rglob("*.partial"))  # the staging folder is gone
 
 
+@pytest.mark.slow  # predict.py in a fresh interpreter
 def test_a_corrupt_page_is_reported_and_the_others_are_written(tiny_ckpt, tmp_path):
     source = tmp_path / "in"
     source.mkdir()
@@ -214,6 +183,7 @@ def test_glob_input_mirrors_paths_below_the_wildcard(colorizer, tmp_path):
         ["ch1/p.png", "ch2/p.png"]
 
 
+@pytest.mark.slow  # predict.py in a fresh interpreter
 def test_reference_cyclegan_weights_load_and_run(tmp_path):
     """A state dict as the reference saves `latest_net_G_A.pth`: 3 channels in and out, no wrapper."""
     torch.manual_seed(0)
@@ -230,6 +200,7 @@ def test_reference_cyclegan_weights_load_and_run(tmp_path):
     assert np.abs(out.astype(int) - expected).max() <= 1
 
 
+@pytest.mark.slow  # predict.py in a fresh interpreter, three times
 def test_command_errors_name_the_problem(tiny_ckpt, tmp_path):
     proc = run_script("predict.py", [f"ckpt={tmp_path / 'missing.ckpt'}", f"input={tmp_path}"], check=False)
     assert proc.returncode == 2 and "missing.ckpt" in proc.stderr

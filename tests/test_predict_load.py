@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
+import pytest
 from PIL import Image
 
 import manga_cyclegan.predict.run as prediction
 from manga_cyclegan.colorize.colorizer import InferenceSettings
-from manga_cyclegan.predict.run import OutputOptions, predict_pages
-from tests import test_predict
-from tests.test_predict import manga_page
+from manga_cyclegan.predict.run import predict_pages
+from manga_cyclegan.predict.sinks import OutputOptions
+from tests.helpers import manga_page
 
-colorizer = test_predict.colorizer  # test_predict's tiny model, as a fixture of this module too
+pytestmark = pytest.mark.slow  # 500 pages
 
 PAGES = 500
 FIRST_SAMPLE = 100  # after the allocator and the model's buffers have warmed up

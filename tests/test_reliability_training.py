@@ -23,10 +23,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from manga_cyclegan.io.atomic import stale_temp_files
 from manga_cyclegan.train.checkpointing import AtomicCheckpointIO, save_atomically
-from manga_cyclegan.train.module import NonFiniteLossError
-from manga_cyclegan.train.run import RunError
+from manga_cyclegan.train.nonfinite import NonFiniteLossError
+from manga_cyclegan.config.errors import RunError
 from manga_cyclegan.train.run import train as train_from_config
-from tests.conftest import REPO, run_script
+from tests.helpers import REPO, compose_train, run_script
 
 HERE = "tests.test_reliability_training"
 BATCHES = 6  # per epoch on the tiny set: max(#trainA, #trainB); two optimizer steps (global steps) each
@@ -82,8 +82,6 @@ def train(run_dir: Path, overrides: list[str], *extra: str, check: bool = True) 
 def train_in_process(run_dir: Path, overrides: list[str]) -> dict[str, float]:
     """train(cfg) in this process, for cases whose command-line reporting another test covers: saves the
     seconds a fresh interpreter takes to import Lightning."""
-    from tests.test_configs import compose_train
-
     quiet = ["~callbacks.progress_bar", "+trainer.enable_progress_bar=false"]
     return train_from_config(compose_train([*overrides, *quiet], run_dir))
 
@@ -120,6 +118,7 @@ def wait_for_epoch(proc: subprocess.Popen, last: Path, epoch: int, timeout: floa
     return time.monotonic()
 
 
+@pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_exactly_like_an_uninterrupted_run(tmp_path, tiny_overrides):
     # Four epochs (2 constant + 2 decaying LR) with dropout on, so torch's global RNG matters too; every
     # batch's losses logged.
@@ -216,6 +215,7 @@ save_atomically(big, last)
 """
 
 
+@pytest.mark.slow  # writes a 384 MiB checkpoint in a fresh interpreter
 def test_process_killed_while_writing_a_checkpoint_leaves_last_ckpt_readable(tmp_path):
     last = tmp_path / "last.ckpt"
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLED_WRITER), str(last)], cwd=REPO,
@@ -243,8 +243,6 @@ def test_process_killed_while_writing_a_checkpoint_leaves_last_ckpt_readable(tmp
 def test_trainers_from_the_configs_write_checkpoints_atomically(trainer, tmp_path):
     from hydra.utils import instantiate
 
-    from tests.test_configs import compose_train
-
     cfg = compose_train([f"trainer={trainer}", "trainer.accelerator=cpu", "trainer.devices=1"], tmp_path)
     assert any(plugin._target_ == "manga_cyclegan.train.checkpointing.AtomicCheckpointIO" for plugin in cfg.trainer.plugins)
     built = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
@@ -256,6 +254,7 @@ def test_trainers_from_the_configs_write_checkpoints_atomically(trainer, tmp_pat
 NAN_LOSSES = "G_AB=nan, cycle_A=nan, idt_A=nan"
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_naming_loss_and_step_keeping_the_last_good_checkpoint(tmp_path, tiny_overrides):
     # DDP on two processes, the NaN on the second only: both must stop together (a lone stop would hang the
     # other in its next all-reduce), and rank 0 reports what rank 1 saw.
@@ -276,6 +275,7 @@ def test_nan_loss_stops_the_run_naming_loss_and_step_keeping_the_last_good_check
     assert all_finite(saved["state_dict"].values()) and all_finite(adam_moments(saved))
 
 
+@pytest.mark.slow
 def test_skip_mode_skips_counts_and_reports_nonfinite_steps(tmp_path, tiny_overrides):
     run_dir = tmp_path / "skip"
     nan = injector("nan_pages", NaNPages, epoch=1, batches=[1, 2, 4])  # 2 in a row, then 1
@@ -293,6 +293,7 @@ def test_skip_mode_skips_counts_and_reports_nonfinite_steps(tmp_path, tiny_overr
     assert list(scalars(run_dir, "train/nonfinite_skips").values()) == [0, 3]  # at each epoch's end
 
 
+@pytest.mark.slow  # trains in process
 def test_skip_mode_stops_after_too_many_consecutive_nonfinite_steps(tmp_path, tiny_overrides):
     # In process: how train.py prints this error is the stop test's part.
     run_dir = tmp_path / "skip_stop"
@@ -323,6 +324,7 @@ def unwritable_folder(tmp_path: Path, kind: str) -> Path:
     pytest.skip("chmod does not stop this user (root) from writing; the under_a_file case covers it")
 
 
+@pytest.mark.slow  # train.py in a fresh interpreter
 @pytest.mark.parametrize("kind", ["under_a_file", "read_only"])
 def test_unwritable_output_folder_fails_at_once_with_one_line(kind, tmp_path, tiny_overrides):
     folder = unwritable_folder(tmp_path, kind)
@@ -337,6 +339,7 @@ def test_unwritable_output_folder_fails_at_once_with_one_line(kind, tmp_path, ti
     assert "check free space and permissions" in message
 
 
+@pytest.mark.slow  # trains in process
 def test_checkpoint_folder_failing_during_training_is_reported_as_a_folder_problem(tmp_path, tiny_overrides):
     # In process: train.py prints a RunError as one line (exit code 2), as the config-error tests show.
     run_dir = tmp_path / "run"
@@ -348,6 +351,7 @@ def test_checkpoint_folder_failing_during_training_is_reported_as_a_folder_probl
     assert isinstance(failure.value.__cause__, FileExistsError)  # the real error of the checkpoint write
 
 
+@pytest.mark.slow
 def test_checkpoint_write_failing_on_rank_0_of_ddp_stops_every_process(tmp_path, tiny_overrides):
     # Only rank 0 writes checkpoints; the others wait for it at a barrier. Its failure must end the whole run with
     # the same message, not leave them waiting: a process left behind would keep the pipes open, and run_script's

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from manga_cyclegan.colorize.strips import OVERLAP, generate_in_strips, generate_lean, split, strip_rows
-from tests.test_tiling import page, tiny_generator
+from tests.helpers import page, tiny_generator
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "none"])

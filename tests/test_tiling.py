@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
-from torch import nn
 
-from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.colorize.tiling import (
-    TileAxis,
-    fixed_statistics,
-    generate_tiled,
-    image_norms,
-    pad_to_multiple,
-    record_statistics,
-    tiled_statistics,
-)
-
-PAGE = (203, 157)  # odd on both sides: padding, uneven tile spread and clipped last tiles all happen
-
-
-def tiny_generator(norm: str = "instance", in_channels: int = 1, n_blocks: int = 1, seed: int = 0) -> ResnetGenerator:
-    """A small generator whose far pixels still matter: weights ~ N(0, 1/fan_in), not the reference's N(0, 0.02),
-    under which a pixel's influence dies out within a few pixels and geometry mistakes would hide."""
-    torch.manual_seed(seed)
-    g = ResnetGenerator(in_channels, 3, ngf=8, n_blocks=n_blocks, norm=norm)
-    for m in g.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            fan_in = m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.weight[:, 0].numel()
-            nn.init.normal_(m.weight, 0.0, 1 / math.sqrt(fan_in))
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.1)
-            m.running_var.uniform_(0.5, 2)
-    return g.eval()
-
-
-def page(channels: int = 1, size: tuple[int, int] = PAGE, seed: int = 1) -> torch.Tensor:
-    return torch.rand(1, channels, *size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+from manga_cyclegan.colorize.norm_stats import fixed_statistics, image_norms, record_statistics
+from manga_cyclegan.colorize.tiling import TileAxis, generate_tiled, tiled_statistics
+from manga_cyclegan.nets.padding import pad_to_multiple
+from tests.helpers import PAGE, page, tiny_generator  # PAGE: odd on both sides, so every tiling edge case happens
 
 
 # n_blocks=1: receptive field radius 23 px; tile 128 with overlap 64 leaves >= 30 px of context on inner sides.

@@ -9,7 +9,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from manga_cyclegan.train.module import CycleGAN
-from tests.conftest import run_script
+from tests.helpers import run_script
+
+pytestmark = pytest.mark.slow  # every test here runs train.py
 
 
 def load(path: Path) -> dict:

@@ -12,7 +12,6 @@ import safetensors.torch
 import torch
 
 from manga_cyclegan.colorize.colorizer import Colorizer
-from manga_cyclegan.train.module import CycleGAN
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.colorize.weights import (
     generator_arch,
@@ -20,14 +19,7 @@ from manga_cyclegan.colorize.weights import (
     load_colorizer,
     save_colorizer,
 )
-
-
-def save_training_checkpoint(path, load_size=64, **hparams) -> CycleGAN:
-    """A tiny CycleGAN saved as Lightning does (the keys load_colorizer reads); returns the module."""
-    model = CycleGAN(**{"ngf": 4, "ndf": 4, "n_blocks": 1, **hparams})
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
-                "datamodule_hyper_parameters": {"load_size": load_size}}, path)
-    return model
+from tests.helpers import save_training_checkpoint
 
 
 def reference_state_dict(generator: ResnetGenerator, data_parallel: bool = False) -> collections.OrderedDict:

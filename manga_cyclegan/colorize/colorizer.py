@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from manga_cyclegan.colorize.palette import ChapterPalette
+from manga_cyclegan.config.commands import MODES, PRECISIONS
 from manga_cyclegan.colorize.flat import flat_color
 from manga_cyclegan.color import descreen, from_uint8, to_rgb, to_uint8, transfer_chroma
 from manga_cyclegan.nets import ResnetGenerator
@@ -37,19 +38,17 @@ from manga_cyclegan.nets.padding import SIZE_MULTIPLE
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
 from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
 
-MODES = ("flat", "lines", "raw")
-PRECISIONS = ("fp32", "bf16", "fp16")
 # Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
 DEFAULT_LONG_SIDE = 1024
 # Working images above this many pixels run with the generator's full-resolution layers in strips (run_generator).
 STRIP_PIXELS = 1 << 20
-# Bytes per working pixel of a page run in strips, per 64 channels of the generator's first layer: measured peak
-# above torch and the model for a 1456x1024 page, decode to encode (benchmarks/predict_page.py: 477 MiB/MP).
+# Bytes per working pixel of a page run in strips, per 64 channels of the generator's first layer: the peak above
+# torch and the model, decode to encode, that benchmarks/predict_page.py measures, rounded up.
 STRIP_BYTES_PER_PIXEL = 500
 # tile_pixels="auto" where the free memory cannot be read.
 FALLBACK_TILE_PIXELS = 1 << 22
-# Largest tile side of the tiled path: the full-size generator's plain forward on 1024 x 1024 holds about 0.85 GiB
-# of activations (scaled from the 1.27 GiB measured at 1456 x 1024).
+# Largest tile side of the tiled path: the full-size generator's plain forward on a tile this size holds under
+# 1 GiB of activations (benchmarks/predict_page.py).
 TILE_SIDE = 1024
 
 

@@ -12,8 +12,8 @@ while most of its work is the residual blocks at quarter resolution. So:
 Each strip segment holds one instance norm; its statistics over the whole page are measured in a first strip pass
 (`tiling.tiled_statistics`, "exact"), then every strip normalizes with them. Strips overlap by more than the
 segment's receptive field and each output row comes from the strip whose core holds it, so the output is the plain
-forward's, up to float rounding (tests/test_strips.py). Measured on a 1456x1024 page with the full-size generator:
-1.27 GiB of activations whole and plain, 0.46 GiB in strips, at about 10% more time (26.5 s against 24.4 s).
+forward's, up to float rounding (tests/test_strips.py). What it saves and costs is measured by
+benchmarks/predict_page.py (the README has the figures).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class ChannelsLast(nn.Module):
 def _channels_last(layer: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
     """`layer(x)` computed in channels-last memory, returned contiguous. On a CPU, oneDNN reorders an NCHW
     transposed convolution's output through a second full-size buffer and computes it slower; in channels-last it
-    needs neither (measured: 0.34 -> 0.28 s at 728x512, and a 1456x1024 page's peak 0.64 -> 0.46 GiB in strips)."""
+    needs neither."""
     weight = layer.weight.contiguous(memory_format=torch.channels_last)
     out = torch.nn.functional.conv_transpose2d(
         x.contiguous(memory_format=torch.channels_last), weight, layer.bias, layer.stride, layer.padding,

@@ -5,7 +5,7 @@ Two things make a tiled forward differ from the plain one, and each is handled:
 - Instance norm normalizes with the statistics of the whole image. A tile normalizing with its own would shift
   its colors and leave seams, so the page's statistics are measured first, tile by tile (`tiled_statistics`:
   "exact" gives the untiled forward's statistics, one partial tiled pass per norm layer), and every tile then
-  normalizes with them (`fixed_statistics`).
+  normalizes with them (`manga_cyclegan.colorize.norm_stats` measures and fixes them).
 - Convolutions near a tile's cut edge see padding instead of page. Tiles overlap, and with the default "crop"
   blend each output pixel comes from the one tile whose core holds it, at least overlap/2 pixels from any cut:
   beyond that the generator's effective receptive field has died out (benchmarks/tiling.py measures it).
@@ -16,173 +16,32 @@ one tile's activations, whatever the page size.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from manga_cyclegan.colorize.norm_stats import (
+    Core,
+    NormStatistics,
+    downscaled_statistics,
+    fixed_statistics,
+    gather_statistics,
+    image_norms,
+    layerwise_statistics,
+)
 from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 128
 BLENDS = ("crop", "linear", "cosine")
 METHODS = ("exact", "pooled", "downscaled", "tile")
-# (mean, biased variance) of a norm layer's input, each [N, C] float32: what InstanceNorm2d computes per image.
-NormStatistics = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
 # A tile's side, or (rows, columns) for rectangular tiles such as full-width strips.
 TileShape = int | tuple[int, int]
-
-
-class _StopForward(Exception):
-    """Raised inside a norm layer to end a forward pass once the statistics it was run for are gathered."""
-
-
-def image_norms(generator: nn.Module) -> list[nn.Module]:
-    """The norm layers that normalize with the statistics of the image itself, in module order.
-
-    Instance norm without running statistics (this project's default) does; batch norm in eval mode and instance
-    norm with running statistics in eval mode use stored statistics and tile exactly as they are. Batch norm in
-    training mode normalizes with batch statistics, which a tile cannot reproduce: refused.
-    """
-    norms = []
-    for m in generator.modules():
-        if isinstance(m, nn.modules.instancenorm._InstanceNorm) and (m.training or not m.track_running_stats):
-            norms.append(m)
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
-            raise ValueError("tiling needs the generator in eval mode: batch norm in training mode uses batch statistics")
-    return norms
-
-
-def _per_image_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    var, mean = torch.var_mean(x.float(), dim=(2, 3), correction=0)
-    return var, mean
-
-
-@torch.no_grad()
-def record_statistics(generator: nn.Module, x: torch.Tensor) -> NormStatistics:
-    """Run `generator(x)` once and keep every image-statistics norm layer's input mean and variance."""
-    stats: NormStatistics = {}
-
-    def hook(module: nn.Module, args: tuple) -> None:
-        var, mean = _per_image_var_mean(args[0])
-        stats[module] = (mean, var)
-
-    handles = [m.register_forward_pre_hook(hook) for m in image_norms(generator)]
-    try:
-        generator(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return stats
-
-
-def downscale_to(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
-    """Area-shrink `x` so that H*W <= max_pixels (screentone averages to its tone); unchanged if it fits."""
-    h, w = x.shape[-2:]
-    if h * w <= max_pixels:
-        return x
-    scale = math.sqrt(max_pixels / (h * w))
-    size = (max(1, math.floor(h * scale)), max(1, math.floor(w * scale)))
-    return F.interpolate(x.float(), size=size, mode="area").to(x.dtype)
-
-
-def downscaled_statistics(generator: nn.Module, x: torch.Tensor, max_pixels: int) -> NormStatistics:
-    """Norm statistics of the whole page shrunk to at most `max_pixels`: one pass, one tile's worth of memory."""
-    return record_statistics(generator, downscale_to(x, max_pixels))
-
-
-@dataclass
-class _Accumulator:
-    """Per-channel mean and variance of norm inputs over tile cores, merged across tiles (Chan et al.) in float64.
-
-    `core` is the current tile's core (y0, y1, x0, x1) in input pixels relative to the tile; a layer at r times the
-    tile's resolution sees it multiplied by r (r = 1/2, 1/4 below stride-2 layers, whose tile origins and core edges
-    are multiples of 1/r, so this is exact; r = 2, 4 after upsampling layers).
-    """
-
-    tile_size: tuple[int, int] = (0, 0)
-    core: tuple[int, int, int, int] = (0, 0, 0, 0)
-    stop_after: nn.Module | None = None
-    count: dict[nn.Module, int] = field(default_factory=dict)
-    mean: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
-    m2: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
-
-    def add(self, module: nn.Module, x: torch.Tensor) -> None:
-        if self.stop_after is not None and module is not self.stop_after:
-            return  # a partial pass measures only the layer it stops at
-        rh, rw = Fraction(x.shape[-2], self.tile_size[0]), Fraction(x.shape[-1], self.tile_size[1])
-        y0, y1, x0, x1 = (v * r for v, r in zip(self.core, (rh, rh, rw, rw)))
-        if any(v.denominator != 1 for v in (y0, y1, x0, x1)):
-            raise ValueError(f"norm input {tuple(x.shape[-2:])} does not resample the tile {self.tile_size} onto "
-                             f"whole pixels of its core {self.core}: tile edges must be multiples of the layers' strides")
-        core = x[..., int(y0) : int(y1), int(x0) : int(x1)]
-        n = core.shape[-2] * core.shape[-1]
-        var, mean = _per_image_var_mean(core)
-        mean, m2 = mean.double(), var.double() * n
-        if module not in self.count:
-            self.count[module], self.mean[module], self.m2[module] = n, mean, m2
-        else:
-            n_a, total = self.count[module], self.count[module] + n
-            delta = mean - self.mean[module]
-            self.mean[module] = self.mean[module] + delta * (n / total)
-            self.m2[module] = self.m2[module] + m2 + delta * delta * (n_a * n / total)
-            self.count[module] = total
-        if module is self.stop_after:
-            raise _StopForward
-
-    def statistics(self) -> NormStatistics:
-        return {m: (self.mean[m].float(), (self.m2[m] / self.count[m]).float()) for m in self.count}
-
-
-@contextlib.contextmanager
-def fixed_statistics(
-    generator: nn.Module, stats: NormStatistics, accumulator: _Accumulator | None = None
-) -> Iterator[nn.Module]:
-    """Within the block, every image-statistics norm layer in `stats` normalizes with them, not its input's own.
-
-    y = (x - mean) / sqrt(var + eps) (then the affine scale and shift if the layer has them), computed in float32
-    and returned in the input's dtype as InstanceNorm2d does under autocast. Layers missing from `stats` keep
-    normalizing with their input's own statistics. An `accumulator` sees every layer's input. The layers' own
-    forward comes back on exit, exceptions included.
-    """
-
-    def patched_forward(module: nn.Module):
-        own_forward = module.forward
-        if module in stats:
-            mean, var = stats[module]
-            shift, scale = mean[..., None, None], torch.rsqrt(var + module.eps)[..., None, None]
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            if accumulator is not None:
-                accumulator.add(module, x)
-            if module not in stats:
-                return own_forward(x)
-            y = (x.float() - shift).mul_(scale)
-            if module.affine:
-                y = y.mul_(module.weight.float()[:, None, None]).add_(module.bias.float()[:, None, None])
-            return y.to(x.dtype)
-
-        return forward
-
-    patched = []
-    try:
-        for m in image_norms(generator):
-            if m in stats or accumulator is not None:
-                patched.append((m, m.__dict__.get("forward")))
-                m.forward = patched_forward(m)
-        yield generator
-    finally:
-        for m, own in patched:
-            if own is None:
-                del m.forward
-            else:
-                m.forward = own
 
 
 @dataclass(frozen=True)
@@ -263,29 +122,14 @@ def _tiles(rows: TileAxis, cols: TileAxis) -> Iterator[tuple[int, int]]:
             yield i, j
 
 
-@torch.no_grad()
-def gather_statistics(
-    generator: nn.Module,
-    padded: torch.Tensor,
-    rows: TileAxis,
-    cols: TileAxis,
-    stats: NormStatistics,
-    stop_after: nn.Module | None = None,
-) -> NormStatistics:
-    """One tiled pass with the norm layers in `stats` fixed to them, measuring every norm layer's input.
-
-    Each page position counts once (tile cores partition the padded page). A layer gets the statistics an untiled
-    forward would give it if every layer before it used `stats` (layers missing from `stats` normalize each tile
-    with its own). With `stop_after`, each tile stops after that layer: a cheaper pass.
-    """
-    acc = _Accumulator(tile_size=(rows.size, cols.size), stop_after=stop_after)
-    with fixed_statistics(generator, stats, acc):
-        for i, j in _tiles(rows, cols):
-            y0, x0 = rows.starts[i], cols.starts[j]
-            acc.core = (rows.bounds[i] - y0, rows.bounds[i + 1] - y0, cols.bounds[j] - x0, cols.bounds[j + 1] - x0)
-            with contextlib.suppress(_StopForward):
-                generator(padded[..., y0 : y0 + rows.size, x0 : x0 + cols.size])
-    return acc.statistics()
+def tile_pieces(padded: torch.Tensor, rows: TileAxis, cols: TileAxis) -> list[tuple[torch.Tensor, Core]]:
+    """Every tile of the padded page (a view, no copy) with its core relative to the tile."""
+    pieces = []
+    for i, j in _tiles(rows, cols):
+        y0, x0 = rows.starts[i], cols.starts[j]
+        core = (rows.bounds[i] - y0, rows.bounds[i + 1] - y0, cols.bounds[j] - x0, cols.bounds[j + 1] - x0)
+        pieces.append((padded[..., y0 : y0 + rows.size, x0 : x0 + cols.size], core))
+    return pieces
 
 
 @torch.no_grad()
@@ -309,19 +153,15 @@ def tiled_statistics(
     """
     if method not in METHODS:
         raise ValueError(f"unknown statistics method {method!r}: choose one of {', '.join(METHODS)}")
-    norms = image_norms(generator)
-    if not norms or method == "tile":
+    if not image_norms(generator) or method == "tile":
         return {}
     if method == "downscaled":
         return downscaled_statistics(generator, x, math.prod(_tile_shape(tile)))
     padded = pad_to_multiple(x, multiple)
-    rows, cols = tile_axes(padded, tile, overlap, multiple)
+    pieces = tile_pieces(padded, *tile_axes(padded, tile, overlap, multiple))
     if method == "pooled":
-        return gather_statistics(generator, padded, rows, cols, {})
-    stats: NormStatistics = {}
-    for layer in norms:
-        stats[layer] = gather_statistics(generator, padded, rows, cols, stats, stop_after=layer)[layer]
-    return stats
+        return gather_statistics(generator, pieces, {})
+    return layerwise_statistics(generator, pieces)
 
 
 def _check(x: torch.Tensor, tile: TileShape, overlap: int, blend: str, scale: Fraction, multiple: int) -> None:

@@ -3,7 +3,7 @@
 Formats, told apart by content (the suffix is not trusted):
 
 - a training checkpoint of this project (torch file, dict with `state_dict` and `hyper_parameters`): G_AB under
-  the `G_AB.` prefix (`G_AB_ema.`, the averaged weights, where training kept them), rebuilt from the hyperparameters; `short_side` from the data's `load_size`;
+  the `G_AB.` prefix, rebuilt from the hyperparameters; `short_side` from the data's `load_size`;
 - an exported colorizer (safetensors, written by `save_colorizer`): the generator's tensors, and its
   architecture, `short_side` and `descreen_sigma` as JSON in the metadata under "manga_cyclegan";
 - a plain generator state dict (torch file, a dict of tensors), such as the reference CycleGAN's
@@ -94,8 +94,7 @@ def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, dict
     checkpoint = _torch_load(path, map_location)
     if isinstance(checkpoint, Mapping) and {"state_dict", "hyper_parameters"} <= checkpoint.keys():
         hparams = checkpoint["hyper_parameters"]
-        # The running average of G_AB's weights where training kept one (model.ema_decay), else G_AB itself.
-        prefix = "G_AB_ema." if any(k.startswith("G_AB_ema.") for k in checkpoint["state_dict"]) else "G_AB."
+        prefix = "G_AB."
         state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
         if not state:
             raise _unknown(path, "a training checkpoint without G_AB weights")

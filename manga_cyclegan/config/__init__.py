@@ -1,7 +1,9 @@
-"""Config foundations: the OmegaConf resolvers conf/ uses (registered once, on import) and the precision resolver."""
+"""Config foundations: the OmegaConf resolvers conf/ uses and the typed schemas conf/ is checked by, both registered
+once, on import; the precision resolver; how commands report errors."""
 
 from omegaconf import OmegaConf
 
+from manga_cyclegan.config import commands, groups  # noqa: F401  (register the schemas in Hydra's ConfigStore)
 from manga_cyclegan.config.precision import fast_precision
 
 

@@ -1,4 +1,5 @@
-"""One place that decides the numeric precision: for training (Lightning names) and for colorizing (torch dtypes)."""
+"""The one precision resolver: the fastest safe precision of a device, named for training (Lightning's
+"bf16-mixed", "16-mixed", "32") or for colorizing ("bf16", "fp16", "fp32")."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import functools
 from pathlib import Path
 
 import torch
+
+LIGHTNING_NAMES = {"bf16": "bf16-mixed", "fp16": "16-mixed", "fp32": "32"}
 
 
 @functools.cache
@@ -18,28 +21,29 @@ def cpu_has_bf16_units() -> bool:
     return any(flag in flags for flag in ("amx_bf16", "avx512_bf16"))
 
 
+def fastest_precision(device_type: str) -> str:
+    """bf16 where the hardware computes in it (AMX/AVX-512 BF16 CPUs, bf16 GPUs; it keeps fp32's range, so GANs
+    need no loss scaling), fp16 on older GPUs, else fp32."""
+    if device_type == "cuda":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16_units() else "fp32"
+
+
 def fast_precision(accelerator: str = "auto") -> str:
-    """The fastest precision that is safe on this machine: bf16-mixed where the hardware has bf16 units
-    (AMX/AVX-512 BF16 CPUs, Ampere+ GPUs), else 32. bf16 keeps fp32's range, so GANs need no loss scaling."""
+    """Training's `precision: ${fast_precision:...}` resolver: `fastest_precision` in Lightning's names."""
     use_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    if use_gpu:
-        return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_has_bf16_units() else "32"
+    return LIGHTNING_NAMES[fastest_precision("cuda" if use_gpu else "cpu")]
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Colorizing's `precision`: as given, or for "auto" `fastest_precision` of the device."""
+    return fastest_precision(device.type) if precision == "auto" else precision
 
 
 def emulated_bf16_warning(precision: str, device_type: str) -> str | None:
-    """A warning for bf16 asked for on a CPU that has no bf16 units (it is emulated there: a large matmul measured
-    450x slower than fp32 on an AVX2 CPU), else None."""
+    """A warning for bf16 asked for on a CPU that has no bf16 units (it is emulated there, hundreds of times
+    slower than fp32), else None."""
     if device_type != "cpu" or "bf16" not in str(precision) or cpu_has_bf16_units():
         return None
     return (f"precision {precision} on this CPU, which has no bf16 units (AMX or AVX-512 BF16): bf16 is emulated "
             f"here, hundreds of times slower than fp32. Use 32 / fp32, or precision auto.")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto": bf16 where the hardware does bf16 math (AMX/AVX-512 BF16 CPUs, bf16 GPUs), else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_bf16_units() else "fp32"

@@ -1,15 +1,7 @@
 """Unpaired B/W (domain A) / colour (domain B) manga pages as a LightningDataModule.
 
-Layout under ``root``::
-
-    ROOT/trainA/     B/W pages (domain A, read as 1-channel "L")
-    ROOT/trainB/     colour pages (domain B, read as RGB)
-    ROOT/testA/      optional validation B/W pages (else ``holdout`` trainA pages are used)
-    ROOT/testB/      optional colour truth for testA (paired set) / colour references
-    ROOT/testLabels/ optional per-pixel class maps for testA (paired synthetic set)
-    ROOT/meta.json   optional metadata, exposed as ``datamodule.meta``
-
-Pages may be images or .cbz/.zip archives, in sub-folders too (see ``pages.list_pages``).
+The folders under ``root`` (trainA, trainB, testA, testB, testLabels, meta.json, exposed as
+``datamodule.meta``) or the ``mixed`` folder are described in :mod:`manga_cyclegan.data.layout`.
 
 Training pairing contract
 -------------------------
@@ -32,9 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,44 +39,21 @@ from manga_cyclegan.data.datasets import (
     UnpairedEpochSampler,
     UnpairedPageDataset,
 )
-from manga_cyclegan.io.pages import (
-    DEFAULT_ARCHIVE_LIMITS,
-    DEFAULT_MAX_PIXELS,
-    LABEL_EXTENSIONS,
-    ArchiveLimits,
-    PageReadError,
-    PageRef,
-    list_pages,
-    probe_pages,
-    read_page,
-)
+from manga_cyclegan.data.layout import TEST_A, TEST_B, TEST_LABELS, DataLayout
+from manga_cyclegan.data.paired import page_key, paired_truths
 from manga_cyclegan.data.transforms import (
     build_train_transform,
     resize_to_max_side,
 )
+from manga_cyclegan.data.unreadable import report_unreadable
+from manga_cyclegan.io.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
+from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS, probe_pages, read_page
+from manga_cyclegan.io.listing import list_pages
+from manga_cyclegan.io.pages import PageReadError, PageRef
 
-__all__ = [
-    "LAYOUT_HELP",
-    "PageValDataset",
-    "UnpairedDataModule",
-    "UnpairedEpochSampler",
-    "UnpairedPageDataset",
-    "UnreadablePagesWarning",
-]
+__all__ = ["UnpairedDataModule"]
 
 log = logging.getLogger(__name__)
-
-LAYOUT_HELP = """Expected layout:
-  ROOT/trainA/*.png    (B/W pages, domain A)
-  ROOT/trainB/*.png    (color pages, domain B)
-  ROOT/testA/*.png     (optional: B/W validation pages; otherwise `holdout` trainA pages are used)
-  ROOT/testB/, ROOT/testLabels/, ROOT/meta.json   (optional: paired synthetic set)
-Pages: png/jpg/jpeg/webp/gif/bmp/tif/tiff files or .cbz/.zip archives, sub-folders allowed.
-Or set data.mixed=FOLDER to split one mixed folder into B/W and color automatically."""
-
-class UnreadablePagesWarning(UserWarning):
-    """Some pages could not be read and were left out."""
-
 
 def _plain(x: Any) -> Any:
     """OmegaConf containers -> plain Python (Hydra passes DictConfig unless _convert_=all)."""
@@ -97,36 +65,6 @@ def _plain(x: Any) -> Any:
     except ImportError:  # pragma: no cover - omegaconf ships with hydra
         pass
     return x
-
-
-def _report_unreadable(where: str, bad: list[tuple[PageRef, str]], stacklevel: int = 3) -> None:
-    if not bad:
-        return
-    examples = "\n".join(f"  - {r}: {why}" for r, why in bad[:5])
-    more = f"\n  ... and {len(bad) - 5} more" if len(bad) > 5 else ""
-    warnings.warn(
-        UnreadablePagesWarning(
-            f"{len(bad)} unreadable page(s) in {where} will be skipped "
-            f"(re-export them as PNG/JPEG or remove them):\n{examples}{more}"
-        ),
-        stacklevel=stacklevel,
-    )
-
-
-def _page_key(ref: PageRef, base: Path | None) -> str:
-    """Stable name of a page relative to its domain folder, without suffix (``ch1/007``)."""
-    rel: Path
-    if base is not None and ref.path != base:
-        try:
-            rel = ref.path.relative_to(base)
-        except ValueError:
-            rel = Path(ref.path.name)
-    else:
-        rel = Path(ref.path.name)
-    key = rel.with_suffix("").as_posix()
-    if ref.member is not None:
-        key = f"{key}/{PurePosixPath(ref.member.replace(chr(92), '/')).with_suffix('').as_posix()}"
-    return key
 
 
 # --------------------------------------------------------------------------- datamodule
@@ -162,38 +100,32 @@ class UnpairedDataModule(pl.LightningDataModule):
         max_compression_ratio: float = DEFAULT_ARCHIVE_LIMITS.max_compression_ratio,
     ):
         super().__init__()
-        root = str(root) if root is not None else None
-        mixed = str(mixed) if mixed is not None else None
-        mixed_split_dir = str(mixed_split_dir) if mixed_split_dir is not None else None
-        scale = tuple(float(s) for s in _plain(scale))
+        # Values arrive typed: Hydra checks them against DataConfig (manga_cyclegan/config/groups.py) and converts
+        # them to plain Python (`_convert_: all`), so checkpoints hold plain values. Only the sequences are
+        # normalised (and paths made strings), for modules built by hand with OmegaConf containers or Paths.
+        root, mixed, mixed_split_dir = (str(p) if p is not None else None for p in (root, mixed, mixed_split_dir))
+        scale = tuple(_plain(scale))
         if len(scale) != 2:
             raise ValueError(f"scale must be (lo, hi), got {scale}")
         synthetic = _plain(synthetic)
-        # After normalisation, so checkpoints hold plain values. logger=False: these keys
-        # (seed, batch_size...) may clash with the model's own hparams in the logger merge.
+        # logger=False: these keys (seed, batch_size...) may clash with the model's own hparams in the logger merge.
         self.save_hyperparameters(logger=False)
 
         self.root = Path(root).expanduser() if root is not None else None
-        self.crop_size = int(crop_size)
-        self.load_size = int(load_size) if load_size is not None else None
-        self.scale = scale
-        self.flip = bool(flip)
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
-        self.pin_memory = bool(pin_memory)
-        self.persistent_workers = bool(persistent_workers)
-        self.epoch_size = int(epoch_size) if epoch_size else None
-        self.seed = int(seed)
-        self.val_max_size = int(val_max_size) if val_max_size else None
-        self.val_pages = int(val_pages) if val_pages is not None else None
-        self.holdout = int(holdout)
+        self.crop_size, self.load_size, self.scale, self.flip = crop_size, load_size, scale, flip
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.persistent_workers, self.epoch_size, self.seed = persistent_workers, epoch_size or None, seed
+        self.val_max_size, self.val_pages, self.holdout = val_max_size or None, val_pages, holdout
         self.mixed = Path(mixed).expanduser() if mixed is not None else None
         self.mixed_split_dir = Path(mixed_split_dir).expanduser() if mixed_split_dir is not None else None
-        self.color_threshold = float(color_threshold)
+        self.color_threshold = color_threshold
         self.synthetic = synthetic
-        self.max_pixels = int(max_pixels)
-        self.archive_limits = ArchiveLimits(int(max_archive_members), int(max_member_bytes),
-                                            float(max_compression_ratio))
+        self.max_pixels = max_pixels
+        self.archive_limits = ArchiveLimits(max_archive_members, max_member_bytes, max_compression_ratio)
+        #: Where the training pages are: ROOT/trainA and ROOT/trainB, or the two halves of the mixed folder.
+        self.layout = DataLayout(self.root, mixed=self.mixed, split_dir=self.mixed_split_dir,
+                                 color_threshold=self.color_threshold, max_pixels=self.max_pixels,
+                                 limits=self.archive_limits)
 
         # Missing root/mixed is reported by prepare_data()/setup(), not here: instantiating the
         # module from a config (e.g. to inspect it) must not need the data to exist.
@@ -208,7 +140,6 @@ class UnpairedDataModule(pl.LightningDataModule):
         self._meta: dict | None = None
         self._pages_a: list[PageRef] | None = None
         self._pages_b: list[PageRef] | None = None
-        self._mixed_b: list[PageRef] = []
         self._test_a: list[PageRef] | None = None
         self._train_sampler: UnpairedEpochSampler | None = None
 
@@ -216,20 +147,17 @@ class UnpairedDataModule(pl.LightningDataModule):
     @property
     def split_dir(self) -> Path | None:
         """Where the mixed-folder split is written (``mixed_split_dir`` or ``<mixed>_split``)."""
-        if self.mixed is None:
-            return None
-        return self.mixed_split_dir or self.mixed.parent / f"{self.mixed.stem}_split"
+        return self.layout.split_dir
 
     @property
     def meta(self) -> dict | None:
         """Parsed ``root/meta.json`` or None (read lazily; re-read until it exists)."""
-        if self._meta is None and self.root is not None:
-            p = self.root / "meta.json"
-            if p.is_file():
-                try:
-                    self._meta = json.loads(p.read_text(encoding="utf-8"))
-                except ValueError as e:
-                    raise ValueError(f"'{p}' is not valid JSON ({e}); fix or delete it") from e
+        p = self.layout.meta_file
+        if self._meta is None and p is not None and p.is_file():
+            try:
+                self._meta = json.loads(p.read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise ValueError(f"'{p}' is not valid JSON ({e}); fix or delete it") from e
         return self._meta
 
     @property
@@ -247,7 +175,7 @@ class UnpairedDataModule(pl.LightningDataModule):
 
             ensure_synthetic_set(self.root, **self.synthetic)
         if self.mixed is not None:
-            self._mixed_domains()
+            self.layout.split()
 
     def setup(self, stage: str | None = None) -> None:
         """List and cheaply check pages; build the train set (``fit``) and the val set."""
@@ -311,8 +239,9 @@ class UnpairedDataModule(pl.LightningDataModule):
         ``testB``, else of the training colour domain, evenly spread over the list and shrunk
         like validation pages. Unreadable pages are skipped."""
         pages: list[PageRef] = []
-        if self.root is not None and (self.root / "testB").is_dir():
-            pages = list_pages(self.root / "testB", limits=self.archive_limits)
+        test_b = self.layout.test_folder(TEST_B)
+        if test_b is not None:
+            pages = list_pages(test_b, limits=self.archive_limits)
         if not pages:
             pages = self._domain_b()
         if not pages or max_pages <= 0:
@@ -337,71 +266,34 @@ class UnpairedDataModule(pl.LightningDataModule):
             return torch.distributed.get_world_size(), torch.distributed.get_rank()
         return 1, 0
 
-    def _domain_folder(self, name: str, what: str) -> list[PageRef]:
-        if self.root is None:
-            raise ValueError(f"data.root is not set, so there is no ROOT/{name} folder ({what}); "
-                             f"set data.root (or data.mixed).\n{LAYOUT_HELP}")
-        folder = self.root / name
-        if not folder.is_dir():
-            raise FileNotFoundError(f"Domain folder '{folder}' ({what}) does not exist.\n{LAYOUT_HELP}")
-        pages = list_pages(folder, limits=self.archive_limits)
-        if not pages:
-            raise ValueError(f"Domain folder '{folder}' ({what}) contains no pages.\n{LAYOUT_HELP}")
-        return self._checked(pages, str(folder))
-
     def _checked(self, pages: list[PageRef], where: str) -> list[PageRef]:
         ok, bad = probe_pages(pages, self.max_pixels, limits=self.archive_limits)
         self.unreadable_pages.extend(bad)
-        _report_unreadable(f"'{where}'", bad, stacklevel=4)
+        report_unreadable(f"'{where}'", bad, stacklevel=4)
         if not ok:
             raise ValueError(f"No readable page in '{where}' ({len(bad)} unreadable, e.g. {bad[0][0]}: {bad[0][1]})")
         return ok
 
-    def _mixed_domains(self) -> tuple[list[PageRef], list[PageRef]]:
-        from manga_cyclegan.data.mixed import split_mixed_folder
-
-        assert self.mixed is not None and self.split_dir is not None
-        if not self.mixed.exists():
-            raise FileNotFoundError(f"Mixed folder '{self.mixed}' does not exist")
-        return split_mixed_folder(self.mixed, self.split_dir, self.color_threshold, max_pixels=self.max_pixels,
-                                  limits=self.archive_limits)
-
     def _domain_a(self) -> list[PageRef]:
         """All readable domain-A pages (trainA, or the B/W part of the mixed folder)."""
         if self._pages_a is None:
-            if self.mixed is not None:
-                a, b = self._mixed_domains()
-                self._mixed_b = b
-                if not a:
-                    raise ValueError(f"The mixed folder '{self.mixed}' has no B/W page (domain A): every page "
-                                     f"scored above color_threshold={self.color_threshold} (see "
-                                     f"{self.split_dir}/B.txt). Raise data.color_threshold or add B/W pages.")
-                self._pages_a = self._checked(a, f"{self.mixed} (B/W pages)")
-            else:
-                self._pages_a = self._domain_folder("trainA", "B/W pages, domain A")
+            self._pages_a = self._checked(self.layout.train_pages("A"), self.layout.describe("A"))
         return self._pages_a
 
     def _domain_b(self) -> list[PageRef]:
         """All readable domain-B pages (trainB, or the colour part of the mixed folder)."""
         if self._pages_b is None:
-            if self.mixed is not None:
-                self._domain_a()  # runs the split
-                if not self._mixed_b:
-                    raise ValueError(f"The mixed folder '{self.mixed}' has no color page (domain B): no page "
-                                     f"scored above color_threshold={self.color_threshold} (see "
-                                     f"{self.split_dir}/A.txt). Lower data.color_threshold or add color pages.")
-                self._pages_b = self._checked(self._mixed_b, f"{self.mixed} (color pages)")
-            else:
-                self._pages_b = self._domain_folder("trainB", "color pages, domain B")
+            self._pages_b = self._checked(self.layout.train_pages("B"), self.layout.describe("B"))
         return self._pages_b
 
     def _test_pages(self) -> list[PageRef]:
         if self._test_a is None:
             self._test_a = []
-            if self.root is not None and (self.root / "testA").is_dir():
-                pages = list_pages(self.root / "testA", limits=self.archive_limits)
+            test_a = self.layout.test_folder(TEST_A)
+            if test_a is not None:
+                pages = list_pages(test_a, limits=self.archive_limits)
                 if pages:
-                    self._test_a = self._checked(pages, str(self.root / "testA"))
+                    self._test_a = self._checked(pages, str(test_a))
         return self._test_a
 
     def _holdout_split(self) -> tuple[list[PageRef], list[PageRef]]:
@@ -431,43 +323,20 @@ class UnpairedDataModule(pl.LightningDataModule):
     def _setup_val(self) -> None:
         test = self._test_pages()
         if test:
-            pages, base = test, self.root / "testA"
+            pages, base = test, self.layout.test_folder(TEST_A)
         else:
             _, pages = self._holdout_split()
-            base = self.mixed if self.mixed is not None else (self.root / "trainA" if self.root else None)
+            base = self.layout.domain_folder("A")
             if not pages:
                 warnings.warn("No validation pages: no testA folder and holdout=0 (or a single trainA page).",
                               stacklevel=3)
         if self.val_pages is not None:
             pages = pages[: self.val_pages]
-        names = [_page_key(p, base) for p in pages]
+        names = [page_key(p, base) for p in pages]
         truths = labels = None
-        if test and self.root is not None and (self.root / "testLabels").is_dir():
-            truths, labels = self._paired(names)
+        label_dir = self.layout.test_folder(TEST_LABELS)
+        if test and label_dir is not None:
+            truths, labels = paired_truths(names, self.root / TEST_B, label_dir, self.archive_limits)
         self.val_page_refs = list(pages)
         self.val_dataset = PageValDataset(pages, names, self.val_max_size, truths=truths, labels=labels,
                                           max_pixels=self.max_pixels, archive_limits=self.archive_limits)
-
-    def _paired(self, names: list[str]) -> tuple[list[PageRef], list[Path]]:
-        """testB page and testLabels map with the same relative stem as each testA page."""
-        assert self.root is not None
-        tb_dir, lab_dir = self.root / "testB", self.root / "testLabels"
-        truth_by_key = {}
-        if tb_dir.is_dir():
-            truth_by_key = {_page_key(r, tb_dir): r for r in list_pages(tb_dir, limits=self.archive_limits)}
-        label_by_key: dict[str, Path] = {}
-        for dirpath, dirnames, filenames in os.walk(lab_dir):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for f in filenames:
-                p = Path(dirpath) / f
-                if not f.startswith(".") and p.suffix.lower() in LABEL_EXTENSIONS:
-                    label_by_key[p.relative_to(lab_dir).with_suffix("").as_posix()] = p
-        missing = [n for n in names if n not in truth_by_key or n not in label_by_key]
-        if missing:
-            ex = ", ".join(missing[:5])
-            raise ValueError(
-                f"Paired validation set: {len(missing)} testA page(s) lack a testB page or a "
-                f"testLabels map with the same name (e.g. {ex}). Each ROOT/testA/NAME.* needs "
-                f"ROOT/testB/NAME.* and ROOT/testLabels/NAME.(png|npy); or remove ROOT/testLabels."
-            )
-        return [truth_by_key[n] for n in names], [label_by_key[n] for n in names]

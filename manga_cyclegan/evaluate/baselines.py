@@ -68,8 +68,7 @@ class ToneLookup:
     matching of the two (unpaired) distributions of local tone over flat
     areas, for screentones whose density is not linear in luma (the
     synthetic screen has 64 dot levels, hatching for dark tones and plain
-    paper above luma 235; calibrating on its trainA pages lowers ΔE00 of the
-    lookup by ~1.5). Without ``bw_pages`` the identity is used (blurred
+    paper above luma 235). Without ``bw_pages`` the identity is used (blurred
     screentone ≈ luma).
     """
 
@@ -325,7 +324,7 @@ class ToneLookup:
         return obj
 
     def save(self, path: str | Path) -> None:
-        """Save as JSON (small: a few KB)."""
+        """Save as JSON."""
         Path(path).write_text(json.dumps(self.state_dict()))
 
     @classmethod

@@ -23,15 +23,20 @@ import numpy as np
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
+from manga_cyclegan.config.errors import config_hint
+from manga_cyclegan.config.schema import check_config
+from manga_cyclegan.config.commands import EvaluateConfig
+from manga_cyclegan.config.groups import DataConfig
 from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
-from manga_cyclegan.io.pages import list_pages, read_page
-from manga_cyclegan.evaluate.scoring import contact_sheet, score_pages
+from manga_cyclegan.io.decode import read_page
+from manga_cyclegan.data.layout import DataLayout
+from manga_cyclegan.evaluate.scoring import score_pages
 from manga_cyclegan.color import to_uint8
 from manga_cyclegan.colorize.flat import flat_color
 from manga_cyclegan.color import transfer_chroma
 from manga_cyclegan.colorize.colorizer import colorize_pages, resolve_device
 from manga_cyclegan.colorize.weights import load_colorizer
-from manga_cyclegan.evaluate.metrics import format_table
+from manga_cyclegan.evaluate.report import contact_sheet, format_table
 from manga_cyclegan.io.atomic import atomic_write_bytes
 
 
@@ -49,11 +54,12 @@ def test_pages(datamodule) -> list[dict]:
     return pages
 
 
-def training_pages(folder: Path, mode: str, limit: int) -> list[np.ndarray]:
-    """Up to `limit` pages of a training folder, spread over the set rather than its first chapter."""
-    refs = list_pages(folder)
+def training_pages(layout: DataLayout, domain: str, mode: str, limit: int) -> list[np.ndarray]:
+    """Up to `limit` pages of training domain "A" (B/W) or "B" (color), ROOT/trainA|trainB or that half of the mixed
+    folder, spread over the set rather than its first chapter."""
+    refs = layout.train_pages(domain)
     step = max(1, len(refs) // limit)
-    return [read_page(ref, mode) for ref in refs[::step][:limit]]
+    return [read_page(ref, mode, max_pixels=layout.max_pixels, limits=layout.limits) for ref in refs[::step][:limit]]
 
 
 def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, float]]:
@@ -61,8 +67,7 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     datamodule.prepare_data()
     datamodule.setup("validate")
     pages = test_pages(datamodule)
-    root = Path(cfg.data.root)
-    color_pages = training_pages(root / "trainB", "RGB", cfg.baseline_fit_pages)
+    color_pages = training_pages(datamodule.layout, "B", "RGB", cfg.baseline_fit_pages)
     meta = getattr(datamodule, "meta", None)
 
     colorizer = load_colorizer(cfg.ckpt)
@@ -70,7 +75,7 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     bw = [p["bw"] for p in pages]
     raw = list(colorize_pages(colorizer, bw, "raw", device, cfg.precision))
     # Unpaired B/W pages calibrate screentone density against luma; no test page is seen.
-    lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(root / "trainA", "L", cfg.baseline_fit_pages))
+    lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(datamodule.layout, "A", "L", cfg.baseline_fit_pages))
     methods = {
         "model": [flat_color(p, c) for p, c in zip(bw, raw)],  # what predict's default "flat" mode gives
         "model lines": [transfer_chroma(p, c) for p, c in zip(bw, raw)],
@@ -100,7 +105,9 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
 
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
-    """The command: score, print the table, write the json and the contact sheet."""
+    """The command: check the config, score, print the table, write the json and the contact sheet."""
+    check_config(cfg, EvaluateConfig, hint=f"\n{config_hint('-m manga_cyclegan.evaluate')}")
+    check_config(cfg.data, DataConfig, prefix="data.")
     sheet = Path(cfg.sheet) if cfg.sheet else (Path(cfg.json).with_suffix(".png") if cfg.json else None)
     table = evaluate(cfg, sheet)
     print(f"Evaluation of {cfg.ckpt} on {cfg.data.root}\n")

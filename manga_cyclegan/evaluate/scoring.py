@@ -1,14 +1,98 @@
-"""Scoring colorized pages and showing them: shared by validation during training and the evaluate command."""
+"""Scoring colorized pages: all metrics of a paired test set, the unpaired ones, and the choice between them
+(shared by validation during training and the evaluate command).
+
+Per-page metrics (PSNR, SSIM, mean ΔE00, colorfulness) are averaged with equal weight per page; region metrics
+pool the regions of all pages (`manga_cyclegan.evaluate.regions`); ink fidelity pools its pixel counts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Mapping
 
-import cv2
 import numpy as np
 
-from manga_cyclegan.evaluate import metrics
-from manga_cyclegan.color import ink_mask
+from manga_cyclegan.color import ciede2000, ink_mask, rgb_to_lab
+from manga_cyclegan.evaluate.ink import ink_fidelity, ink_of
+from manga_cyclegan.evaluate.inputs import gray_page, gray_pages, rgb_page, rgb_pages, same_length, same_size
+from manga_cyclegan.evaluate.metrics import ab_histogram_distance, colorfulness, psnr, ssim
+from manga_cyclegan.evaluate.regions import character_report, consistency_of, palette_from_meta, region_stats
+
+
+def evaluate_paired(
+    preds: Any,
+    truths: Any,
+    bw_inputs: Any,
+    labels: Any,
+    meta: Mapping[str, Any],
+    min_region_px: int = 16,
+    shade_factor: float | None = None,
+) -> dict[str, float]:
+    """All paired metrics on a synthetic test set (pred vs known truth).
+
+    Returns ``{"psnr" ↑, "ssim" ↑, "ciede2000" ↓, "char_color_acc" ↑,
+    "consistency" ↓, "ink_f1" ↑, "colorfulness" ≈}``. Per-page metrics are
+    page means; ``char_color_acc`` pools regions over pages; ``consistency``
+    averages over character-part classes. ``meta`` supplies
+    ``character_parts`` and ``palette`` (see :func:`palette_from_meta`), and
+    optionally ``shade_factor`` (used when the argument is None; see
+    :func:`manga_cyclegan.evaluate.regions.character_color_accuracy`). ``ink_f1`` is :func:`ink_fidelity`
+    against the truth's ink.
+    """
+    P, T = rgb_pages(preds), rgb_pages(truths)
+    B, L = gray_pages(bw_inputs), gray_pages(labels)
+    n = same_length(("preds", P), ("truths", T), ("bw_inputs", B), ("labels", L))
+    if n == 0:
+        raise ValueError("evaluate_paired: no pages")
+    palette, part_ids = palette_from_meta(meta)
+    if shade_factor is None and meta.get("shade_factor") is not None:
+        shade_factor = float(meta["shade_factor"])
+
+    ps, ss, de, cf, labs = [], [], [], [], []
+    for i in range(n):
+        p, t = rgb_page(P[i], "pred"), rgb_page(T[i], "truth")
+        b = gray_page(B[i], "bw")
+        if p.shape != t.shape:
+            raise ValueError(f"page {i}: pred {p.shape} and truth {t.shape} differ")
+        same_size(p, b, f"page {i} bw")
+        lab_p = rgb_to_lab(p)
+        ps.append(psnr(p, t))
+        ss.append(ssim(p, t))
+        de.append(float(ciede2000(lab_p, rgb_to_lab(t)).mean(dtype=np.float64)))
+        cf.append(colorfulness(p))
+        labs.append(lab_p)
+
+    stats = region_stats(labs, L, part_ids, min_region_px)
+    return {
+        "psnr": float(np.mean(ps)),
+        "ssim": float(np.mean(ss)),
+        "ciede2000": float(np.mean(de)),
+        "char_color_acc": character_report(stats, palette, part_ids, shade_factor)["accuracy"],
+        "consistency": consistency_of(stats),
+        "ink_f1": ink_fidelity(P, [ink_of(t) for t in T]),
+        "colorfulness": float(np.mean(cf)),
+    }
+
+
+def evaluate_unpaired(
+    preds: Any, references: Any, input_inks: Any = None, bins: int = 32
+) -> dict[str, float]:
+    """Metrics that need no truth: ``{"colorfulness" ≈, "ab_hist_dist" ↓}``, + ``"ink_f1" ↑`` if ``input_inks``
+    (boolean ink masks of the B/W inputs) are given.
+
+    ``references`` are real color pages (any number, any sizes, unpaired).
+    Compare ``colorfulness`` with ``colorfulness`` of the references.
+    """
+    P = rgb_pages(preds)
+    if not P:
+        raise ValueError("evaluate_unpaired: no pages")
+    out = {
+        "colorfulness": float(np.mean([colorfulness(p) for p in P])),
+        "ab_hist_dist": ab_histogram_distance(P, references, bins=bins),
+    }
+    if input_inks is not None:
+        out["ink_f1"] = ink_fidelity(P, input_inks)
+    return out
 
 
 def score_pages(pages: Sequence[dict], meta: dict | None = None, references: Sequence[np.ndarray] | None = None) -> dict:
@@ -22,32 +106,11 @@ def score_pages(pages: Sequence[dict], meta: dict | None = None, references: Seq
     preds = [p["pred"] for p in pages]
     bw = [p["bw"] for p in pages]
     if meta is not None and all("truth" in p and "labels" in p for p in pages):
-        scores = metrics.evaluate_paired(preds, [p["truth"] for p in pages], bw, [p["labels"] for p in pages], meta)
+        scores = evaluate_paired(preds, [p["truth"] for p in pages], bw, [p["labels"] for p in pages], meta)
         if references:
-            scores["ab_hist_dist"] = metrics.ab_histogram_distance(preds, references)
+            scores["ab_hist_dist"] = ab_histogram_distance(preds, references)
         return scores
     inks = [ink_mask(page) for page in bw]
     if references:
-        return metrics.evaluate_unpaired(preds, references, input_inks=inks)
-    return {"ink_f1": metrics.ink_fidelity(preds, inks)}
-
-
-def contact_sheet(columns: dict[str, list[np.ndarray]], n_pages: int, gap: int = 4) -> np.ndarray:
-    """One row per page, one column per named list of pages (uint8 HxW or HxWx3, page-sized), a header of names."""
-    names = list(columns)
-    rows = []
-    for i in range(min(n_pages, len(columns[names[0]]))):
-        cells = [np.repeat(c[i][..., None], 3, -1) if c[i].ndim == 2 else c[i] for c in (columns[n] for n in names)]
-        height = max(c.shape[0] for c in cells)
-        cells = [np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0)), constant_values=255) for c in cells]
-        rows.append(np.concatenate([x for c in cells for x in (c, np.full((height, gap, 3), 128, np.uint8))][:-1], 1))
-    if not rows:
-        return np.full((1, 1, 3), 255, np.uint8)
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    header = np.full((24, width, 3), 255, np.uint8)
-    cell = (rows[0].shape[1] + gap) // len(names)
-    for k, name in enumerate(names):
-        cv2.putText(header, name, (k * cell + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    sep = np.full((gap, width, 3), 128, np.uint8)
-    return np.concatenate([header] + [x for r in rows for x in (r, sep)][:-1], 0)
+        return evaluate_unpaired(preds, references, input_inks=inks)
+    return {"ink_f1": ink_fidelity(preds, inks)}

@@ -2,16 +2,12 @@
 
 With n_layers=3 each cell sees a 70x70 patch: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel conv,
 4x4 kernels, LeakyReLU 0.2. Same `model` layout as the reference `NLayerDiscriminator`.
-
-`MultiScaleDiscriminator` (pix2pixHD, Wang et al. 2018): the same PatchGAN on the page at 1, 1/2, ... of its
-size, so the coarser ones judge a whole character (a 70x70 patch of the half-size page covers 140x140).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from manga_cyclegan.nets.layers import init_weights, norm_layer, uses_bias
 
@@ -45,24 +41,6 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
-
-
-class MultiScaleDiscriminator(nn.Module):
-    """PatchGANs on the input at `n_scales` scales (each half the previous); returns their logits, finest first."""
-
-    def __init__(self, in_channels: int = 3, n_scales: int = 2, **patch_args):
-        super().__init__()
-        if n_scales < 1:
-            raise ValueError(f"n_scales must be >= 1, got {n_scales}")
-        self.scales = nn.ModuleList(PatchDiscriminator(in_channels, **patch_args) for _ in range(n_scales))
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        logits = []
-        for index, discriminator in enumerate(self.scales):
-            if index:
-                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
-            logits.append(discriminator(x))
-        return logits
 
 
 def receptive_field(n_layers: int) -> int:

@@ -17,36 +17,26 @@ names never become paths (output members are sanitized, staged pages are numbere
 
 from __future__ import annotations
 
-import glob
-import shutil
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from manga_cyclegan.color import luma
+from manga_cyclegan.config.commands import PredictConfig
+from manga_cyclegan.config.errors import config_hint
 from manga_cyclegan.config.precision import emulated_bf16_warning, resolve_precision
+from manga_cyclegan.config.schema import PageGuards, arch_overrides, check_config
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.data.color_detect import is_color_page
+from manga_cyclegan.io.decode import read_page
 from manga_cyclegan.io.pages import (
     ARCHIVE_EXTENSIONS,
-    DEFAULT_ARCHIVE_LIMITS,
-    IMAGE_EXTENSIONS,
-    ArchiveLimits,
     PageReadError,
     PageRef,
-    check_archive_members,
-    is_hidden_member,
-    is_image_name,
-    list_files,
-    open_archive,
-    read_member,
-    read_page,
-    read_page_bytes,
 )
 from manga_cyclegan.colorize.colorizer import (
     Colorizer,
@@ -55,27 +45,13 @@ from manga_cyclegan.colorize.colorizer import (
     resolve_device,
     resolve_tile_pixels,
 )
-from manga_cyclegan.io.atomic import atomic_write_bytes
-from manga_cyclegan.io.outputs import (
-    ChapterWriter,
-    encode_page,
-    output_format,
-    safe_member_name,
-)
 from manga_cyclegan.colorize.weights import load_colorizer
 
+
+from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
+from manga_cyclegan.predict.sources import default_output, is_inside, resolve_inputs
+
 STATES = ("colorized", "color", "existing", "failed")
-
-
-@dataclass
-class OutputOptions:
-    format: str = "same"  # same | png | jpg | webp
-    quality: int = 95
-    overwrite: bool = False
-    skip_color: bool = True
-    color_threshold: float = 0.05
-    max_pixels: int | None = 64_000_000
-    archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
 
 
 @dataclass
@@ -101,165 +77,6 @@ class Summary:
         return "\n".join(lines)
 
 
-class OutputError(RuntimeError):
-    """The output cannot be written (disk full, no permission): stops the run, since every page would fail."""
-
-
-# --------------------------------------------------------------------------- where pages come from and go
-def resolve_inputs(pattern: str) -> tuple[Path, list[Path]]:
-    """(base folder, input files) for an image, a .cbz/.zip, a folder (recursive) or a glob."""
-    path = Path(pattern).expanduser()
-    if path.is_dir():
-        return path, list_files(path)
-    if path.is_file():
-        if path.suffix.lower() not in IMAGE_EXTENSIONS | ARCHIVE_EXTENSIONS:
-            raise ValueError(f"input {path} is neither an image ({', '.join(sorted(IMAGE_EXTENSIONS))}) nor a "
-                             f".cbz/.zip chapter nor a folder")
-        return path.parent, [path]
-    if not glob.has_magic(pattern):
-        raise FileNotFoundError(f"input not found: {path}. Give an image, a .cbz/.zip, a folder or a glob")
-    base = glob_base(pattern)
-    files: list[Path] = []
-    for match in sorted(glob.glob(pattern, recursive=True)):
-        match = Path(match)
-        files += list_files(match) if match.is_dir() else [match]
-    files = [f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS | ARCHIVE_EXTENSIONS]
-    if not files:
-        raise FileNotFoundError(f"no images or .cbz/.zip chapters match {pattern!r}")
-    return base, files
-
-
-def glob_base(pattern: str) -> Path:
-    """The folder before the first wildcard: "scans/ch*/p*.png" -> "scans" (outputs mirror paths below it)."""
-    magic = min((i for i, c in enumerate(pattern) if c in "*?["), default=len(pattern))
-    return Path(pattern[:magic] + "x").parent
-
-
-def default_output(pattern: str, root: Path) -> Path:
-    """outputs/colorized/<the input's name>: stable, so running the same command again resumes."""
-    path = Path(pattern)
-    if glob.has_magic(pattern) and not path.exists():
-        path = glob_base(pattern)
-    name = path.resolve().name
-    return root / "colorized" / name
-
-
-def is_inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
-# --------------------------------------------------------------------------- sinks: one per output file
-class PageSink:
-    """A plain image page -> one output file next to its mirror path."""
-
-    def __init__(self, source: Path, output: Path, options: OutputOptions):
-        self.source, self.options = source, options
-        self.fmt, suffix = output_format(options.format, source.suffix)
-        self.colorized_path = output.with_suffix(suffix)
-        self.copy_path = output.with_suffix(source.suffix)
-
-    def pages(self) -> Iterator[tuple[int, PageRef]]:
-        yield 0, PageRef(self.source)
-
-    def is_done(self, index: int) -> bool:
-        return not self.options.overwrite and (self.colorized_path.exists() or self.copy_path.exists())
-
-    def put_colorized(self, index: int, rgb: np.ndarray) -> None:
-        write(self.colorized_path, encode_page(rgb, self.fmt, self.options.quality))
-
-    def put_original(self, index: int, ref: PageRef) -> None:
-        write(self.copy_path, read_page_bytes(ref))
-
-    def put_failed(self, index: int, ref: PageRef) -> None:
-        pass  # nothing to write: a rerun tries the page again
-
-    def close(self) -> None:
-        pass
-
-
-class ChapterSink:
-    """A .cbz/.zip chapter -> an output chapter with the same members in the same order (see ChapterWriter)."""
-
-    def __init__(self, source: Path, output: Path, options: OutputOptions):
-        self.source, self.output, self.options = source, output, options
-        self.writer = ChapterWriter(output)
-        self.skip_all = output.exists() and not options.overwrite
-        if options.overwrite and self.writer.staging.exists():
-            shutil.rmtree(self.writer.staging)
-        with open_archive(source, options.archive_limits) as zf:  # ArchiveError: the caller reports the chapter
-            check_archive_members(zf, source, options.archive_limits)
-            self.members = [m for m in zf.infolist() if not m.is_dir() and not is_hidden_member(m.filename)]
-        self.formats = {}
-        self.failed: set[int] = set()
-
-    def pages(self) -> Iterator[tuple[int, PageRef]]:
-        for index, member in enumerate(self.members):
-            if is_image_name(member.filename):
-                yield index, PageRef(self.source, member.filename)
-
-    def is_done(self, index: int) -> bool:
-        return self.skip_all or (not self.options.overwrite and self.writer.has(index))
-
-    def put_colorized(self, index: int, rgb: np.ndarray) -> None:
-        fmt, _ = self._format(index)
-        try:
-            self.writer.put(index, encode_page(rgb, fmt, self.options.quality))
-        except OSError as e:
-            raise OutputError(f"cannot write to {self.writer.staging}: {e.strerror or e}. "
-                              f"Check the free space and permissions of the output folder") from e
-
-    def put_original(self, index: int, ref: PageRef) -> None:
-        pass  # taken from the source when the chapter is assembled
-
-    def put_failed(self, index: int, ref: PageRef) -> None:
-        self.failed.add(index)
-
-    def close(self) -> None:
-        """Assemble the output chapter. Raises PageReadError when a member to copy through cannot be read (the
-        chapter is then not written; its staged pages stay for a rerun), OutputError when it cannot be written."""
-        if self.skip_all:
-            return
-        limits = self.options.archive_limits
-        names: set[str] = set()
-        members = []
-        with open_archive(self.source, limits) as zf:
-            for index, member in enumerate(self.members):
-                staged = self.writer.has(index) and index not in self.failed
-                name = safe_member_name(member.filename) or f"member_{index}"
-                if staged:
-                    name = str(PurePosixPath(name).with_suffix(self._format(index)[1]))
-                name = _unique(name, names)
-                source = (lambda i=index: self.writer.staged(i).read_bytes()) if staged else \
-                    (lambda m=member: read_member(zf, m, self.source, limits))
-                members.append((name, member.date_time, source))
-            try:
-                self.writer.finish(members)
-            except OSError as e:
-                raise OutputError(f"cannot write {self.output}: {e.strerror or e}. "
-                                  f"Check the free space and permissions of the output folder") from e
-
-    def _format(self, index: int) -> tuple[str, str]:
-        return output_format(self.options.format, PurePosixPath(self.members[index].filename).suffix)
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    stem, suffix, n = str(PurePosixPath(name).with_suffix("")), PurePosixPath(name).suffix, 1
-    while name.lower() in taken:
-        name, n = f"{stem}_{n}{suffix}", n + 1
-    taken.add(name.lower())
-    return name
-
-
-def write(path: Path, data: bytes) -> None:
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}. "
-                          f"Check the free space and permissions of the output folder") from e
-
-
-# --------------------------------------------------------------------------- the run
 def plan(pattern: str, output: Path, options: OutputOptions) -> tuple[list, list[tuple[str, str]]]:
     """The sinks for every input file, and the inputs that cannot even be opened (chapter, reason)."""
     base, files = resolve_inputs(pattern)
@@ -371,7 +188,8 @@ def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterP
 
 
 def predict(cfg: DictConfig) -> Summary:
-    """Run conf/predict.yaml: load the colorizer, colorize the input, print where everything went."""
+    """Run conf/predict.yaml: check it, load the colorizer, colorize the input, print where everything went."""
+    check_config(cfg, PredictConfig, hint=f"\n{config_hint('predict.py')}")
     options = OutputOptions(
         format=cfg.format,
         quality=cfg.quality,
@@ -379,12 +197,10 @@ def predict(cfg: DictConfig) -> Summary:
         skip_color=not cfg.force,
         color_threshold=cfg.color_threshold,
         max_pixels=cfg.max_pixels,
-        archive_limits=ArchiveLimits(cfg.max_archive_members, cfg.max_member_bytes, cfg.max_compression_ratio),
+        archive_limits=PageGuards.archive_limits(cfg),
     )
-    output_format(options.format, ".png")  # an unknown format fails here, before any work
     device = resolve_device(cfg.device)
-    arch = {k: v for k, v in OmegaConf.to_container(cfg.arch).items() if v is not None}
-    colorizer = load_colorizer(cfg.ckpt, arch=arch)
+    colorizer = load_colorizer(cfg.ckpt, arch=arch_overrides(cfg.arch))
     settings = InferenceSettings(
         mode=cfg.mode,
         flat_regions=cfg.flat_regions,
@@ -398,8 +214,6 @@ def predict(cfg: DictConfig) -> Summary:
     print(f"Colorizing {cfg.input} -> {output} ({settings.mode} mode, {device.type}, {settings.precision}, {tiles})")
     if warning := emulated_bf16_warning(settings.precision, device.type):
         print(f"warning: {warning}", file=sys.stderr)
-    if cfg.consistency not in ("none", "palette"):
-        raise ValueError(f"consistency must be none or palette, got {cfg.consistency!r}")
     palette_pages = cfg.palette_pages if cfg.consistency == "palette" else 0
     summary = predict_pages(colorizer, cfg.input, output, settings, options, cfg.batch_size, cfg.progress,
                             palette_pages)

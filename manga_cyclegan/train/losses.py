@@ -5,19 +5,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-GAN_MODES = ("lsgan", "vanilla")
+from manga_cyclegan.config.groups import GAN_MODES
 
 
-def gan_loss(logits: torch.Tensor | list[torch.Tensor], target_is_real: bool, mode: str = "lsgan") -> torch.Tensor:
-    """Adversarial loss of discriminator outputs against an all-real or all-fake target (a multi-scale
-    discriminator's list of outputs: the mean over its scales).
+def gan_loss(logits: torch.Tensor, target_is_real: bool, mode: str = "lsgan") -> torch.Tensor:
+    """Adversarial loss of discriminator outputs against an all-real or all-fake target.
 
     lsgan (the paper's choice, Mao et al. 2017): mean (D(x) - t)^2 with t in {0, 1}.
     vanilla: binary cross-entropy on logits (the original GAN objective).
     Computed in fp32 so mixed precision cannot underflow the squared error.
     """
-    if isinstance(logits, (list, tuple)):
-        return sum(gan_loss(scale, target_is_real, mode) for scale in logits) / len(logits)
     logits = logits.float()
     target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
     if mode == "lsgan":

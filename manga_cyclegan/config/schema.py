@@ -1,0 +1,107 @@
+"""Typed configs: dataclasses in Hydra's ConfigStore, and the one check every entry point runs before any work.
+
+Hydra and OmegaConf check the keys and types of a structured config while composing (an unknown key, or
+`quality=abc` for an int, stops composition). What they cannot check, `check_config` does: values that must be
+one of a few names (`choice` fields), and mandatory values left `???`. Either way the command stops before a
+model is loaded, with one line naming the key and what it accepts (exit code 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from manga_cyclegan.config.errors import RunError
+from manga_cyclegan.io.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
+from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS
+from manga_cyclegan.nets.generator import UPSAMPLES
+from manga_cyclegan.nets.layers import NORMS
+
+
+def choice(default: Any, choices: tuple, otherwise: str | None = None) -> Any:
+    """A field whose value must be one of `choices`; `otherwise` names what else is accepted (e.g. "a number of
+    pixels" for a field typed `int | str`, where only the strings are choices)."""
+    return field(default=default, metadata={"choices": tuple(choices), "otherwise": otherwise})
+
+
+@dataclass
+class PageGuards:
+    """Decompression-bomb and zip-bomb guards, checked before a page or a chapter member is decompressed: pages
+    above `max_pixels`, archives with more members, members declaring more bytes, or members above 1 MiB compressed
+    more than `max_compression_ratio` times over are refused. Shared by train, predict and evaluate."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_archive_members: int = DEFAULT_ARCHIVE_LIMITS.max_archive_members
+    max_member_bytes: int = DEFAULT_ARCHIVE_LIMITS.max_member_bytes
+    max_compression_ratio: float = DEFAULT_ARCHIVE_LIMITS.max_compression_ratio
+
+    @staticmethod
+    def archive_limits(guards: Any) -> ArchiveLimits:
+        return ArchiveLimits(int(guards.max_archive_members), int(guards.max_member_bytes),
+                             float(guards.max_compression_ratio))
+
+
+@dataclass
+class GeneratorArch:
+    """Architecture overrides for weights that do not state theirs (the reference CycleGAN's *_net_G_A.pth):
+    null takes what the file states or its tensors imply. Shared by predict, evaluate and export."""
+
+    in_channels: Optional[int] = None
+    out_channels: Optional[int] = None
+    ngf: Optional[int] = None
+    n_blocks: Optional[int] = None
+    norm: Optional[str] = choice(None, NORMS)
+    upsample: Optional[str] = choice(None, UPSAMPLES)
+    dropout: Optional[bool] = None
+
+
+def arch_overrides(arch: Any) -> dict:
+    """The overrides that are set, as a plain dict."""
+    return {k: v for k, v in OmegaConf.to_container(arch).items() if v is not None} if arch else {}
+
+
+def register(name: str, node: type, group: str | None = None) -> None:
+    """Put a schema into Hydra's ConfigStore; a YAML file names it first in its defaults list to be checked by it."""
+    ConfigStore.instance().store(name=name, node=node, group=group)
+
+
+def check_config(cfg: DictConfig, schema: type, prefix: str = "", hint: str = "") -> None:
+    """Raise RunError for the first mandatory value left unset or value outside its choices, naming the key."""
+    missing = sorted(OmegaConf.missing_keys(cfg)) if not prefix else []
+    if missing:
+        raise RunError(f"{missing[0]} is required: give it on the command line ({missing[0]}=...).{hint}")
+    for f in dataclasses.fields(schema):
+        key = f"{prefix}{f.name}"
+        value = cfg.get(f.name) if isinstance(cfg, DictConfig) else None
+        nested = _dataclass_of(f)
+        if nested is not None:
+            if isinstance(value, DictConfig):
+                check_config(value, nested, f"{key}.", hint)
+            continue
+        choices = f.metadata.get("choices")
+        if not choices or value is None or not isinstance(value, str):
+            continue
+        if value not in choices:
+            allowed = ", ".join(str(c) for c in choices if c is not None)
+            otherwise = f" or {f.metadata['otherwise']}" if f.metadata.get("otherwise") else ""
+            raise RunError(f"{key}={value!r} is not allowed: use one of {allowed}{otherwise}.{hint}")
+
+
+def _dataclass_of(f: dataclasses.Field) -> type | None:
+    """The dataclass a nested field holds (fields are annotated as strings under `from __future__ import annotations`)."""
+    factory = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+    return factory if isinstance(factory, type) and dataclasses.is_dataclass(factory) else None
+
+
+@dataclass
+class PathsConfig:
+    """conf/paths/default.yaml: where data is cached and runs write."""
+
+    root_dir: str = "."
+    data_dir: str = "data"
+    log_dir: str = "outputs"
+    output_dir: str = "outputs"
