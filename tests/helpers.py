@@ -43,7 +43,7 @@ TINY_MODEL = [
 # --------------------------------------------------------------------------- entry points
 def run_script(script: str, args: list[str], cwd: Path | None = None, check: bool = True, timeout: int = 300):
     """Run an entry point in a fresh interpreter, as a user would: a script of the repo ("train.py") or a
-    module ("manga_cyclegan.evaluate.command", run with -m)."""
+    module ("manga_cyclegan.evaluate", run with -m)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MANGA_CYCLEGAN_ROOT": str(cwd or REPO)}
     target = [str(REPO / script)] if script.endswith(".py") else ["-m", script]
     proc = subprocess.run(

@@ -65,3 +65,25 @@ def test_stale_temp_files_are_removed_only_when_asked(tmp_path):
     with atomic_path(target, remove_stale=True) as tmp:
         tmp.write_bytes(b"2")
     assert not stale.exists() and target.read_bytes() == b"2"
+
+
+def test_colorized_pages_and_chapters_get_the_user_permissions(colorizer, tmp_path, umask_022):
+    import zipfile
+
+    from PIL import Image
+
+    from manga_cyclegan.colorize.colorizer import InferenceSettings
+    from manga_cyclegan.predict.run import predict_pages
+    from manga_cyclegan.predict.sinks import OutputOptions
+    from tests.helpers import manga_page, png_bytes
+
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(manga_page(40, 32)).save(source / "p1.png")
+    with zipfile.ZipFile(source / "ch.cbz", "w") as zf:
+        zf.writestr("001.png", png_bytes(manga_page(40, 32, seed=1)))
+    summary = predict_pages(colorizer, str(source), tmp_path / "out", InferenceSettings(), OutputOptions(),
+                            progress=False)
+    assert summary.counts["colorized"] == 2, summary.report()
+    for name in ("p1.png", "ch.cbz"):
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == umask_022
