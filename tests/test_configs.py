@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.train.run import train
@@ -126,10 +126,9 @@ CONFIG_HINT = "`python train.py --cfg job [overrides]` prints the composed confi
 @pytest.mark.parametrize("overrides, named, hint", [
     (["model.no_such_key=1"], ["no_such_key"], True),  # Hydra's own message, then the hint
     (["model.ngf=abc"], ["could not be converted to Integer", "full_key: model.ngf"], True),  # ModelConfig's type
-    (["model.norm=bogus"], ["model.norm='bogus' is not allowed: use one of instance, batch, none"], True),
     (["experiment=custom", "data.root=/no/such/folder"], ["/no/such/folder does not exist", "ROOT/trainA/",
                                                           "ROOT/trainB/"], False),  # the layout instead
-], ids=["unknown_key", "wrong_type", "bad_choice", "missing_data_root"])
+], ids=["unknown_key", "wrong_type", "missing_data_root"])
 def test_config_errors_fail_before_any_work(overrides, named, hint, tmp_path):
     proc = run_script("train.py", [*overrides, f"hydra.run.dir={tmp_path}"], check=False)
     assert proc.returncode == 2
@@ -142,21 +141,14 @@ def test_config_errors_fail_before_any_work(overrides, named, hint, tmp_path):
 
 @pytest.mark.slow  # an entry point in a fresh interpreter, each
 @pytest.mark.parametrize("script, args, named", [
-    ("predict.py", [], ["ckpt is required"]),
-    ("predict.py", ["ckpt=NOPE", "input=NOPE", "working_size=abc"], ["working_size='abc' is not allowed: use one of auto, native or a long side in pixels"]),
-    ("predict.py", ["ckpt=NOPE", "input=NOPE", "consistency=typo"], ["consistency='typo' is not allowed: use one of none, palette"]),
-    ("predict.py", ["ckpt=NOPE", "input=NOPE", "format=tiff"], ["format='tiff' is not allowed: use one of same, png, jpg, webp"]),
-    ("predict.py", ["ckpt=NOPE", "input=NOPE", "quality=abc"], ["could not be converted to Integer", "full_key: quality"]),
-    ("predict.py", ["ckpt=NOPE", "input=NOPE", "arch.norm=typo"], ["arch.norm='typo' is not allowed"]),
-    ("predict.py", ["ckpt=NOPE", "input=NOPE", "max_pixels=lots"], ["full_key: max_pixels"]),
-    ("export.py", ["ckpt=NOPE", "format=tflite"], ["format='tflite' is not allowed: use one of safetensors, onnx"]),
-    ("export.py", [], ["ckpt is required"]),
-    ("manga_cyclegan.evaluate", [], ["ckpt is required"]),
-    ("manga_cyclegan.evaluate", ["ckpt=NOPE", "precision=fp8"], ["precision='fp8' is not allowed: use one of fp32, bf16, fp16"]),
-    ("manga_cyclegan.evaluate", ["ckpt=NOPE", "data.crop_size=big"], ["full_key: data.crop_size"]),
-], ids=["predict_no_argument", "working_size", "consistency", "format", "quality_type", "arch_norm", "guard_type",
-        "export_format", "export_no_argument", "evaluate_no_argument", "evaluate_precision", "evaluate_data_type"])
-def test_every_command_checks_its_config_before_loading_the_model(script, args, named, tmp_path):
+    ("predict.py", [], ["ckpt is required"]),  # a mandatory value left ???
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "working_size=abc"],  # a value outside its choices
+     ["working_size='abc' is not allowed: use one of auto, native or a long side in pixels"]),
+    ("predict.py", ["ckpt=NOPE", "input=NOPE", "quality=abc"],  # a wrong type, found while Hydra composes
+     ["could not be converted to Integer", "full_key: quality"]),
+    ("manga_cyclegan.evaluate", ["ckpt=NOPE", "precision=fp8"], ["precision='fp8' is not allowed"]),
+], ids=["missing", "choice", "type", "evaluate"])
+def test_commands_stop_on_a_wrong_config_with_exit_2_before_loading_the_model(script, args, named, tmp_path):
     """A wrong or missing value stops the command with exit 2 and a message naming the key, before the (missing)
     checkpoint is even looked at."""
     proc = run_script(script, [*args, f"hydra.run.dir={tmp_path}"], cwd=tmp_path, check=False, timeout=120)
@@ -164,3 +156,59 @@ def test_every_command_checks_its_config_before_loading_the_model(script, args, 
     for text in named:
         assert text in proc.stderr
     assert "Traceback" not in proc.stderr and "NOPE" not in proc.stderr
+
+
+@pytest.mark.parametrize("config, args, named", [
+    ("predict", ["consistency=typo"], "consistency='typo' is not allowed: use one of none, palette"),
+    ("predict", ["format=tiff"], "format='tiff' is not allowed: use one of same, png, jpg, webp"),
+    ("predict", ["mode=sepia"], "mode='sepia' is not allowed: use one of flat, lines, raw"),
+    ("predict", ["tile_pixels=some"], "tile_pixels='some' is not allowed: use one of auto or a number of pixels"),
+    ("predict", ["arch.norm=typo"], "arch.norm='typo' is not allowed: use one of instance, batch, none"),
+    ("export", ["format=tflite"], "format='tflite' is not allowed: use one of safetensors, onnx"),
+    ("export", [], "ckpt is required"),
+    ("evaluate", [], "ckpt is required"),
+    ("evaluate", ["data.flip=maybe"], "data.flip"),
+    ("predict", ["max_pixels=lots"], "max_pixels"),
+    ("predict", ["no_such_key=1"], "no_such_key"),
+    ("train", ["model.norm=bogus"], "model.norm='bogus' is not allowed: use one of instance, batch, none"),
+    ("train", ["model.nonfinite=ignore"], "model.nonfinite='ignore' is not allowed: use one of stop, skip"),
+    ("train", ["data.crop_size=big"], "data.crop_size"),
+], ids=["consistency", "format", "mode", "tile_pixels", "arch_norm", "export_format", "export_missing",
+        "evaluate_missing", "data_type", "guard_type", "unknown_key", "model_choice", "model_nonfinite",
+        "train_data_type"])
+def test_each_command_schema_names_the_wrong_key(config, args, named, tmp_path):
+    """The schemas of conf/predict.yaml, export.yaml and evaluate.yaml, in process: a value outside its choices or
+    a missing one fails check_config, a wrong type or an unknown key fails composition, naming the key."""
+    from hydra.errors import ConfigCompositionException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from manga_cyclegan.config.commands import EvaluateConfig, ExportConfig, PredictConfig
+    from manga_cyclegan.config.errors import RunError
+    from manga_cyclegan.config.groups import ModelConfig
+    from manga_cyclegan.config.schema import check_config
+
+    def check_train(cfg):
+        check_config(cfg.model, ModelConfig, prefix="model.")
+
+    def check_command(schema):
+        return lambda cfg: check_config(cfg, schema)
+
+    check = {"predict": check_command(PredictConfig), "export": check_command(ExportConfig),
+             "evaluate": check_command(EvaluateConfig), "train": check_train}[config]
+    required = {"predict": ["ckpt=NOPE", "input=NOPE"], "export": ["ckpt=NOPE"], "evaluate": ["ckpt=NOPE"],
+                "train": []}[config]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config, overrides=[*(required if args else []), *args], return_hydra_config=True)
+        with open_dict(cfg):  # as in a run: ${hydra:...} resolves, and the task sees no hydra node
+            cfg.hydra.runtime.output_dir = cfg.hydra.runtime.cwd = str(tmp_path)
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg.hydra
+        with pytest.raises(RunError) as error:
+            check(cfg)
+        message = str(error.value)
+    except (ConfigCompositionException, OmegaConfBaseException) as composing:
+        message = f"{composing} {composing.__cause__}"
+    assert named in message

@@ -76,19 +76,23 @@ def check_config(cfg: DictConfig, schema: type, prefix: str = "", hint: str = ""
         raise RunError(f"{missing[0]} is required: give it on the command line ({missing[0]}=...).{hint}")
     for f in dataclasses.fields(schema):
         key = f"{prefix}{f.name}"
-        value = cfg.get(f.name) if isinstance(cfg, DictConfig) else None
         nested = _dataclass_of(f)
         if nested is not None:
-            if isinstance(value, DictConfig):
-                check_config(value, nested, f"{key}.", hint)
+            if _has_choices(nested) and isinstance(cfg.get(f.name), DictConfig):
+                check_config(cfg[f.name], nested, f"{key}.", hint)
             continue
         choices = f.metadata.get("choices")
-        if not choices or value is None or not isinstance(value, str):
+        value = cfg.get(f.name) if choices else None  # read (and resolved) only where there is something to check
+        if value is None or not isinstance(value, str) or value in choices:
             continue
-        if value not in choices:
-            allowed = ", ".join(str(c) for c in choices if c is not None)
-            otherwise = f" or {f.metadata['otherwise']}" if f.metadata.get("otherwise") else ""
-            raise RunError(f"{key}={value!r} is not allowed: use one of {allowed}{otherwise}.{hint}")
+        allowed = ", ".join(str(c) for c in choices if c is not None)
+        otherwise = f" or {f.metadata['otherwise']}" if f.metadata.get("otherwise") else ""
+        raise RunError(f"{key}={value!r} is not allowed: use one of {allowed}{otherwise}.{hint}")
+
+
+def _has_choices(schema: type) -> bool:
+    return any(f.metadata.get("choices") or (_dataclass_of(f) and _has_choices(_dataclass_of(f)))
+               for f in dataclasses.fields(schema))
 
 
 def _dataclass_of(f: dataclasses.Field) -> type | None:

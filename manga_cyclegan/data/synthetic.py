@@ -39,6 +39,7 @@ from PIL import Image
 from .synthetic_draw import (BALLOON, CHARACTER_TYPE_NAMES, GROUND, HAIR, INK, INTERIOR, N_CHARACTERS,
                              OUTFIT, PAPER, SEA, SKIN, SKY, part_id)
 from .synthetic_scene import draw_page
+from manga_cyclegan.data.layout import META_FILE, TEST_A, TEST_B, TEST_LABELS, TRAIN_A, TRAIN_B
 from manga_cyclegan.color import ciede2000, rgb_to_lab
 
 __all__ = ["AMBIGUOUS_PAIRS", "CHARACTER_PART_IDS", "CLASSES", "DEFAULT_PARAMS", "PALETTE", "INK_COLOR",
@@ -51,7 +52,7 @@ VERSION = 2  # 2: meta.json gained shade_factor
 DEFAULT_PARAMS = {"seed": 0, "page_height": 320, "page_width": 256,
                   "n_train_a": 300, "n_train_b": 300, "n_test": 24}
 SPLIT_CODES = {"trainA": 0, "trainB": 1, "test": 2}  # part of the per-page RNG seed
-SPLIT_DIRS = ("trainA", "trainB", "testA", "testB", "testLabels")
+SPLIT_DIRS = (TRAIN_A, TRAIN_B, TEST_A, TEST_B, TEST_LABELS)
 
 _PART_NAMES = ("hair", "skin", "outfit")
 CLASSES = ["ink", "paper", "balloon", "sky", "sea", "ground", "interior"] + [
@@ -243,30 +244,30 @@ def generate_synthetic_set(root, **params) -> Path:
     for d in SPLIT_DIRS:
         (root / d).mkdir(parents=True, exist_ok=True)
     h, w = p["page_height"], p["page_width"]
-    for split, key, out in (("trainA", "n_train_a", "trainA"), ("trainB", "n_train_b", "trainB")):
+    for split, key, out in (("trainA", "n_train_a", TRAIN_A), ("trainB", "n_train_b", TRAIN_B)):
         for i in range(p[key]):
             color, bw = render_page(*make_page(p["seed"], split, i, h, w))
-            _save(bw if out == "trainA" else color, root / out / f"page_{i:04d}.png")
+            _save(bw if out == TRAIN_A else color, root / out / f"page_{i:04d}.png")
     for i in range(p["n_test"]):
         labels, shadow = make_page(p["seed"], "test", i, h, w)
         color, bw = render_page(labels, shadow)
         stem = f"page_{i:04d}.png"
-        _save(bw, root / "testA" / stem)
-        _save(color, root / "testB" / stem)
-        _save(labels, root / "testLabels" / stem)
-    (root / "meta.json").write_text(json.dumps(_meta(p), indent=1))
+        _save(bw, root / TEST_A / stem)
+        _save(color, root / TEST_B / stem)
+        _save(labels, root / TEST_LABELS / stem)
+    (root / META_FILE).write_text(json.dumps(_meta(p), indent=1))
     return root
 
 
 def _is_complete(root: Path, params: dict) -> bool:
     try:
-        meta = json.loads((root / "meta.json").read_text())
+        meta = json.loads((root / META_FILE).read_text())
     except (OSError, ValueError):
         return False
     if meta.get("format") != FORMAT or meta.get("version") != VERSION or meta.get("params") != params:
         return False
-    counts = {"trainA": params["n_train_a"], "trainB": params["n_train_b"], "testA": params["n_test"],
-              "testB": params["n_test"], "testLabels": params["n_test"]}
+    counts = {TRAIN_A: params["n_train_a"], TRAIN_B: params["n_train_b"], TEST_A: params["n_test"],
+              TEST_B: params["n_test"], TEST_LABELS: params["n_test"]}
     try:
         return all(len([f for f in os.listdir(root / d) if f.endswith(".png")]) == n for d, n in counts.items())
     except OSError:
@@ -328,9 +329,9 @@ def contact_sheet(root, n: int = 4) -> np.ndarray:
     root, rows, lut = Path(root), [], label_colors()
     for i in range(n):
         stem = f"page_{i:04d}.png"
-        a = np.asarray(Image.open(root / "testA" / stem).convert("RGB"))
-        b = np.asarray(Image.open(root / "testB" / stem))
-        lab = lut[np.asarray(Image.open(root / "testLabels" / stem))]
+        a = np.asarray(Image.open(root / TEST_A / stem).convert("RGB"))
+        b = np.asarray(Image.open(root / TEST_B / stem))
+        lab = lut[np.asarray(Image.open(root / TEST_LABELS / stem))]
         gap = np.full((a.shape[0], 4, 3), 128, np.uint8)
         rows.append(np.concatenate([a, gap, b, gap, lab], 1))
     sep = np.full((4, rows[0].shape[1], 3), 128, np.uint8)
