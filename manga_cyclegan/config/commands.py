@@ -65,6 +65,7 @@ class EvaluateConfig:
     baseline_fit_pages: int = 64
     seed: int = 0
     data: Any = None
+    arch: GeneratorArch = field(default_factory=GeneratorArch)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

@@ -41,8 +41,8 @@ class PageGuards:
 
     @staticmethod
     def archive_limits(guards: Any) -> ArchiveLimits:
-        return ArchiveLimits(int(guards.max_archive_members), int(guards.max_member_bytes),
-                             float(guards.max_compression_ratio))
+        """The archive half of the guards of a config that has them (predict's, data's)."""
+        return ArchiveLimits(guards.max_archive_members, guards.max_member_bytes, guards.max_compression_ratio)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.config.errors import config_hint
-from manga_cyclegan.config.schema import check_config
+from manga_cyclegan.config.schema import arch_overrides, check_config
 from manga_cyclegan.config.commands import EvaluateConfig
 from manga_cyclegan.config.groups import DataConfig
 from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
@@ -70,7 +70,7 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     color_pages = training_pages(datamodule.layout, "B", "RGB", cfg.baseline_fit_pages)
     meta = getattr(datamodule, "meta", None)
 
-    colorizer = load_colorizer(cfg.ckpt)
+    colorizer = load_colorizer(cfg.ckpt, arch=arch_overrides(cfg.get("arch")))
     device = resolve_device(cfg.device)
     bw = [p["bw"] for p in pages]
     raw = list(colorize_pages(colorizer, bw, "raw", device, cfg.precision))
