@@ -11,7 +11,11 @@ from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (registers the config resolvers and schemas)
 from manga_cyclegan.colorize.export import export
-from manga_cyclegan.config.errors import RunError, errors_reported_in_one_line, startup_errors_explained
+from manga_cyclegan.config.errors import (
+    RunError,
+    errors_reported_in_one_line,
+    startup_errors_explained,
+)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")

@@ -47,10 +47,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
-
-import manga_cyclegan.config  # noqa: F401  (resolvers)
 from scipy import ndimage
 
+import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.color import local_tone, transfer_chroma
 from manga_cyclegan.colorize.colorizer import colorize_pages, resolve_device
 from manga_cyclegan.colorize.palette import ChapterPalette, nearest_center

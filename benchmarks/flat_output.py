@@ -20,12 +20,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from manga_cyclegan.color import ink_mask, local_tone, transfer_chroma  # noqa: E402
-from manga_cyclegan.data.synthetic import ensure_synthetic_set  # noqa: E402
-from manga_cyclegan.evaluate.scoring import score_pages  # noqa: E402
-from manga_cyclegan.colorize.flat import INK_SETTINGS, flat_color, region_medians, resize_without_ink  # noqa: E402
 from manga_cyclegan.colorize.colorizer import colorize_pages  # noqa: E402
+from manga_cyclegan.colorize.flat import (  # noqa: E402
+    INK_SETTINGS,
+    flat_color,
+    region_medians,
+    resize_without_ink,
+)
 from manga_cyclegan.colorize.weights import load_colorizer  # noqa: E402
+from manga_cyclegan.data.synthetic import ensure_synthetic_set  # noqa: E402
 from manga_cyclegan.evaluate.report import format_table  # noqa: E402
+from manga_cyclegan.evaluate.scoring import score_pages  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = {

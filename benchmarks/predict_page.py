@@ -44,7 +44,8 @@ def peak_mib() -> float:
 
 def make_page(height: int, width: int):
     """A B/W synthetic manga page drawn at this size (panels, characters, screentone, lettering)."""
-    from manga_cyclegan.data.synthetic import make_page as draw, render_page
+    from manga_cyclegan.data.synthetic import make_page as draw
+    from manga_cyclegan.data.synthetic import render_page
 
     return render_page(*draw(0, "test", 0, height, width))[1]
 
@@ -54,16 +55,16 @@ def child(args) -> dict:
     import torch
     from PIL import Image
 
-    from manga_cyclegan.config.precision import resolve_precision
-    from manga_cyclegan.io.decode import read_page
     from manga_cyclegan.colorize.colorizer import (
         Colorizer,
         InferenceSettings,
         colorize_batch,
         working_shape,
     )
-    from manga_cyclegan.nets import ResnetGenerator
+    from manga_cyclegan.config.precision import resolve_precision
+    from manga_cyclegan.io.decode import read_page
     from manga_cyclegan.io.outputs import encode_page
+    from manga_cyclegan.nets import ResnetGenerator
 
     torch.manual_seed(0)
     height, width = (int(v) for v in args.size.split("x"))

@@ -32,12 +32,13 @@ from pathlib import Path
 
 import torch
 
-from manga_cyclegan.data.synthetic import make_page, render_page
 from manga_cyclegan.color import from_uint8
 from manga_cyclegan.colorize.colorizer import autocast
-from manga_cyclegan.colorize.weights import load_colorizer
-from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.colorize.norm_stats import NormStatistics, fixed_statistics, record_statistics
+from manga_cyclegan.colorize.norm_stats import (
+    NormStatistics,
+    fixed_statistics,
+    record_statistics,
+)
 from manga_cyclegan.colorize.tiling import (
     BLENDS,
     DEFAULT_OVERLAP,
@@ -47,6 +48,9 @@ from manga_cyclegan.colorize.tiling import (
     tile_axes,
     tiled_statistics,
 )
+from manga_cyclegan.colorize.weights import load_colorizer
+from manga_cyclegan.data.synthetic import make_page, render_page
+from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.padding import pad_to_multiple
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from manga_cyclegan import color as C
-from manga_cyclegan.evaluate import regions as R
 from manga_cyclegan.color import ink_mask, local_tone
+from manga_cyclegan.evaluate import regions as R
 from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
 
 # 4x4 clustered-dot ordered dither: a pixel is black if ORDER < n_black.

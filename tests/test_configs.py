@@ -182,7 +182,11 @@ def test_each_command_schema_names_the_wrong_key(config, args, named, tmp_path):
     from hydra.errors import ConfigCompositionException
     from omegaconf.errors import OmegaConfBaseException
 
-    from manga_cyclegan.config.commands import EvaluateConfig, ExportConfig, PredictConfig
+    from manga_cyclegan.config.commands import (
+        EvaluateConfig,
+        ExportConfig,
+        PredictConfig,
+    )
     from manga_cyclegan.config.errors import RunError
     from manga_cyclegan.config.groups import ModelConfig
     from manga_cyclegan.config.schema import check_config

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from manga_cyclegan.colorize.palette import MODES, ChapterPalette
 from manga_cyclegan.color import luma_float, transfer_chroma
+from manga_cyclegan.colorize.palette import MODES, ChapterPalette
 
 RED, BLUE = (172.0, 108.0), (104.0, 168.0)  # (Cr, Cb) of the two colors every page carries
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from manga_cyclegan.color import to_uint8
 from manga_cyclegan.data import layout as layout_mod
 from manga_cyclegan.data import mixed as mixed_mod
 from manga_cyclegan.data.datamodule import UnpairedDataModule
@@ -30,10 +31,9 @@ from manga_cyclegan.data.layout import (
     optional_folder,
 )
 from manga_cyclegan.data.mixed import split_mixed_folder
-from manga_cyclegan.io.pages import PageRef
 from manga_cyclegan.data.transforms import build_eval_transform, build_train_transform
 from manga_cyclegan.data.unreadable import UnreadablePagesWarning
-from manga_cyclegan.color import to_uint8
+from manga_cyclegan.io.pages import PageRef
 
 
 def _save(path: Path, arr: np.ndarray) -> Path:

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from manga_cyclegan.colorize.export import ONNX_TOLERANCE
 from manga_cyclegan.colorize.colorizer import Colorizer
-from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.io.atomic import atomic_path
+from manga_cyclegan.colorize.export import ONNX_TOLERANCE
 from manga_cyclegan.colorize.weights import (
     generator_arch,
     load_colorizer,
     save_colorizer,
 )
+from manga_cyclegan.io.atomic import atomic_path
+from manga_cyclegan.nets import ResnetGenerator
 from tests.helpers import run_script, save_training_checkpoint
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from manga_cyclegan.colorize.flat import flat_color, page_ink
 from manga_cyclegan.colorize.colorizer import Colorizer, colorize_pages
+from manga_cyclegan.colorize.flat import flat_color, page_ink
 from manga_cyclegan.nets import ResnetGenerator
 
 

@@ -28,11 +28,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from manga_cyclegan.colorize.colorizer import InferenceSettings
 from manga_cyclegan.data.datamodule import UnpairedDataModule
 from manga_cyclegan.data.unreadable import UnreadablePagesWarning
 from manga_cyclegan.io.archives import read_member
 from manga_cyclegan.io.pages import PageReadError
-from manga_cyclegan.colorize.colorizer import InferenceSettings
 from manga_cyclegan.predict.run import predict_pages
 from manga_cyclegan.predict.sinks import OutputError, OutputOptions
 from tests.helpers import REPO, manga_page, png_bytes, run_script

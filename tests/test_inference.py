@@ -10,10 +10,15 @@ import pytest
 import torch
 
 from manga_cyclegan.color import transfer_chroma
-from manga_cyclegan.colorize.colorizer import Colorizer, colorize_pages, to_working_size, working_shape
+from manga_cyclegan.colorize.colorizer import (
+    Colorizer,
+    colorize_pages,
+    to_working_size,
+    working_shape,
+)
 from manga_cyclegan.colorize.weights import load_colorizer
-from manga_cyclegan.train.module import CycleGAN
 from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.train.module import CycleGAN
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:

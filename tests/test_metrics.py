@@ -14,7 +14,6 @@ from manga_cyclegan.evaluate import metrics as M
 from manga_cyclegan.evaluate import regions as R
 from manga_cyclegan.evaluate import report, scoring
 
-
 RED, GREEN, BLUE, YELLOW = (220, 40, 40), (40, 180, 60), (40, 60, 220), (230, 210, 40)
 PART_IDS = [7, 8, 9, 10]
 PALETTE = {"7": list(RED), "8": list(GREEN), "9": list(BLUE), "10": list(YELLOW)}

@@ -21,10 +21,10 @@ import pytorch_lightning as pl
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from manga_cyclegan.config.errors import RunError
 from manga_cyclegan.io.atomic import stale_temp_files
 from manga_cyclegan.train.checkpointing import AtomicCheckpointIO, save_atomically
 from manga_cyclegan.train.nonfinite import NonFiniteLossError
-from manga_cyclegan.config.errors import RunError
 from manga_cyclegan.train.run import train as train_from_config
 from tests.helpers import REPO, compose_train, run_script
 

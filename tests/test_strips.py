@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from manga_cyclegan.colorize.strips import OVERLAP, generate_in_strips, generate_lean, split, strip_rows
+from manga_cyclegan.colorize.strips import (
+    OVERLAP,
+    generate_in_strips,
+    generate_lean,
+    split,
+    strip_rows,
+)
 from tests.helpers import page, tiny_generator
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from manga_cyclegan.colorize.norm_stats import fixed_statistics, image_norms, record_statistics
+from manga_cyclegan.colorize.norm_stats import (
+    fixed_statistics,
+    image_norms,
+    record_statistics,
+)
 from manga_cyclegan.colorize.tiling import TileAxis, generate_tiled, tiled_statistics
 from manga_cyclegan.nets.padding import pad_to_multiple
-from tests.helpers import PAGE, page, tiny_generator  # PAGE: odd on both sides, so every tiling edge case happens
-
+from tests.helpers import (  # PAGE: odd on both sides, so every tiling edge case happens
+    PAGE,
+    page,
+    tiny_generator,
+)
 
 # n_blocks=1: receptive field radius 23 px; tile 128 with overlap 64 leaves >= 30 px of context on inner sides.
 TILE, OVERLAP = 128, 64

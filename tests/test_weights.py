@@ -12,13 +12,13 @@ import safetensors.torch
 import torch
 
 from manga_cyclegan.colorize.colorizer import Colorizer
-from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.colorize.weights import (
     generator_arch,
     infer_arch,
     load_colorizer,
     save_colorizer,
 )
+from manga_cyclegan.nets import ResnetGenerator
 from tests.helpers import save_training_checkpoint
 
 

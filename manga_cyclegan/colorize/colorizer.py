@@ -29,14 +29,14 @@ import cv2
 import numpy as np
 import torch
 
-from manga_cyclegan.colorize.palette import ChapterPalette
-from manga_cyclegan.config.commands import MODES, PRECISIONS
-from manga_cyclegan.colorize.flat import flat_color
 from manga_cyclegan.color import descreen, from_uint8, to_rgb, to_uint8, transfer_chroma
-from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.nets.padding import SIZE_MULTIPLE
+from manga_cyclegan.colorize.flat import flat_color
+from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
 from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
+from manga_cyclegan.config.commands import MODES, PRECISIONS
+from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.nets.padding import SIZE_MULTIPLE
 
 # Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
 DEFAULT_LONG_SIDE = 1024

@@ -24,19 +24,18 @@ from omegaconf import DictConfig
 from torch import nn
 
 from manga_cyclegan.color import descreen
-from manga_cyclegan.config.errors import config_hint
-from manga_cyclegan.config.commands import ExportConfig
-from manga_cyclegan.config.schema import arch_overrides, check_config
 from manga_cyclegan.colorize.colorizer import Colorizer
-from manga_cyclegan.nets.padding import pad_to_multiple
-from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.colorize.weights import (
     METADATA_KEY,
     colorizer_metadata,
     load_colorizer,
     save_colorizer,
 )
-
+from manga_cyclegan.config.commands import ExportConfig
+from manga_cyclegan.config.errors import config_hint
+from manga_cyclegan.config.schema import arch_overrides, check_config
+from manga_cyclegan.io.atomic import atomic_path
+from manga_cyclegan.nets.padding import pad_to_multiple
 
 OPSET = 18
 ONNX_TOLERANCE = 1e-4

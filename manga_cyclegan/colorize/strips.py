@@ -23,9 +23,9 @@ from fractions import Fraction
 import torch
 from torch import nn
 
+from manga_cyclegan.colorize.tiling import generate_tiled
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
-from manga_cyclegan.colorize.tiling import generate_tiled
 
 # Layers of ResnetGenerator.model in the strip segments: up to the first stride-2 conv, and from the last upsampling.
 STEM, HEAD = 5, 6

@@ -32,7 +32,6 @@ from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import ResnetBlock
 
-
 METADATA_KEY = "manga_cyclegan"
 FORMAT_VERSION = 1
 # ResnetGenerator arguments; all but the channels are the training hyperparameters that shape G_AB.

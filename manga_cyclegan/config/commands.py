@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from manga_cyclegan.config.schema import GeneratorArch, PageGuards, PathsConfig, choice, register
+from manga_cyclegan.config.schema import (
+    GeneratorArch,
+    PageGuards,
+    PathsConfig,
+    choice,
+    register,
+)
 from manga_cyclegan.io.outputs import FORMATS as PAGE_FORMATS
 
 # Output modes of the colorizer and the precisions it runs in (manga_cyclegan.colorize.colorizer).

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
+from manga_cyclegan.color import from_uint8
+from manga_cyclegan.data.transforms import PageTransform, build_eval_transform
 from manga_cyclegan.io.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
 from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS, read_page
 from manga_cyclegan.io.labels import read_label_map
 from manga_cyclegan.io.pages import PageReadError, PageRef
-from manga_cyclegan.data.transforms import PageTransform, build_eval_transform
-from manga_cyclegan.color import from_uint8
 
 log = logging.getLogger(__name__)
 

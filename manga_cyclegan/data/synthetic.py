@@ -36,11 +36,32 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .synthetic_draw import (BALLOON, CHARACTER_TYPE_NAMES, GROUND, HAIR, INK, INTERIOR, N_CHARACTERS,
-                             OUTFIT, PAPER, SEA, SKIN, SKY, part_id)
-from .synthetic_scene import draw_page
-from manga_cyclegan.data.layout import META_FILE, TEST_A, TEST_B, TEST_LABELS, TRAIN_A, TRAIN_B
 from manga_cyclegan.color import ciede2000, rgb_to_lab
+from manga_cyclegan.data.layout import (
+    META_FILE,
+    TEST_A,
+    TEST_B,
+    TEST_LABELS,
+    TRAIN_A,
+    TRAIN_B,
+)
+
+from .synthetic_draw import (
+    BALLOON,
+    CHARACTER_TYPE_NAMES,
+    GROUND,
+    HAIR,
+    INK,
+    INTERIOR,
+    N_CHARACTERS,
+    OUTFIT,
+    PAPER,
+    SEA,
+    SKIN,
+    SKY,
+    part_id,
+)
+from .synthetic_scene import draw_page
 
 __all__ = ["AMBIGUOUS_PAIRS", "CHARACTER_PART_IDS", "CLASSES", "DEFAULT_PARAMS", "PALETTE", "INK_COLOR",
            "INK", "PAPER", "BALLOON", "SKY", "SEA", "GROUND", "INTERIOR", "part_id",

@@ -15,8 +15,8 @@ horizontal flip, position). No anti-aliasing: the label map must stay exact.
 """
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 
 INK, PAPER, BALLOON, SKY, SEA, GROUND, INTERIOR = range(7)
 BACKGROUNDS = (SKY, SEA, GROUND, INTERIOR)

@@ -5,11 +5,26 @@
 """
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 
-from .synthetic_draw import (BALLOON, GROUND, INK, INTERIOR, N_CHARACTERS, PAPER, SEA, SKY, UNSET,
-                             cel_shadow, draw_character, fill_poly, outline_of, part_id, stroke)
+from .synthetic_draw import (
+    BALLOON,
+    GROUND,
+    INK,
+    INTERIOR,
+    N_CHARACTERS,
+    PAPER,
+    SEA,
+    SKY,
+    UNSET,
+    cel_shadow,
+    draw_character,
+    fill_poly,
+    outline_of,
+    part_id,
+    stroke,
+)
 
 FIRST_PART = part_id(0, 0)
 

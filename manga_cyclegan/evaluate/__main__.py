@@ -5,7 +5,11 @@ import hydra
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (registers the config resolvers and schemas)
-from manga_cyclegan.config.errors import RunError, errors_reported_in_one_line, startup_errors_explained
+from manga_cyclegan.config.errors import (
+    RunError,
+    errors_reported_in_one_line,
+    startup_errors_explained,
+)
 from manga_cyclegan.evaluate.command import run
 
 

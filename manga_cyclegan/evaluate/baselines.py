@@ -16,7 +16,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from manga_cyclegan.color import ink_mask, lab_to_rgb, local_tone, luma_float, rgb_to_lab
+from manga_cyclegan.color import (
+    ink_mask,
+    lab_to_rgb,
+    local_tone,
+    luma_float,
+    rgb_to_lab,
+)
 
 __all__ = ["gray_copy", "ToneLookup"]
 

@@ -23,21 +23,20 @@ import numpy as np
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
-from manga_cyclegan.config.errors import config_hint
-from manga_cyclegan.config.schema import arch_overrides, check_config
-from manga_cyclegan.config.commands import EvaluateConfig
-from manga_cyclegan.config.groups import DataConfig
-from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
-from manga_cyclegan.io.decode import read_page
-from manga_cyclegan.data.layout import DataLayout
-from manga_cyclegan.evaluate.scoring import score_pages
-from manga_cyclegan.color import to_uint8
-from manga_cyclegan.colorize.flat import flat_color
-from manga_cyclegan.color import transfer_chroma
+from manga_cyclegan.color import to_uint8, transfer_chroma
 from manga_cyclegan.colorize.colorizer import colorize_pages, resolve_device
+from manga_cyclegan.colorize.flat import flat_color
 from manga_cyclegan.colorize.weights import load_colorizer
+from manga_cyclegan.config.commands import EvaluateConfig
+from manga_cyclegan.config.errors import config_hint
+from manga_cyclegan.config.groups import DataConfig
+from manga_cyclegan.config.schema import arch_overrides, check_config
+from manga_cyclegan.data.layout import DataLayout
+from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
 from manga_cyclegan.evaluate.report import contact_sheet, format_table
+from manga_cyclegan.evaluate.scoring import score_pages
 from manga_cyclegan.io.atomic import atomic_write_bytes
+from manga_cyclegan.io.decode import read_page
 
 
 def test_pages(datamodule) -> list[dict]:

@@ -12,8 +12,8 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import jensenshannon
 import torch
+from scipy.spatial.distance import jensenshannon
 from skimage.metrics import peak_signal_noise_ratio
 from torchmetrics.functional.image import structural_similarity_index_measure
 

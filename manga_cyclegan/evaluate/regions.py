@@ -16,7 +16,13 @@ import numpy as np
 from scipy import ndimage
 
 from manga_cyclegan.color import ciede2000, rgb_to_lab
-from manga_cyclegan.evaluate.inputs import gray_pages, label_map, rgb_page, rgb_pages, same_length
+from manga_cyclegan.evaluate.inputs import (
+    gray_pages,
+    label_map,
+    rgb_page,
+    rgb_pages,
+    same_length,
+)
 
 # Region statistics, one entry per region: "class_id" (R,), "mean_lab" (R, 3), "size" (R,) pixels, "page" (R,).
 RegionStats = dict[str, np.ndarray]

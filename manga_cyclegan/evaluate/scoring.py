@@ -14,9 +14,26 @@ import numpy as np
 
 from manga_cyclegan.color import ciede2000, ink_mask, rgb_to_lab
 from manga_cyclegan.evaluate.ink import ink_fidelity, ink_of
-from manga_cyclegan.evaluate.inputs import gray_page, gray_pages, rgb_page, rgb_pages, same_length, same_size
-from manga_cyclegan.evaluate.metrics import ab_histogram_distance, colorfulness, psnr, ssim
-from manga_cyclegan.evaluate.regions import character_report, consistency_of, palette_from_meta, region_stats
+from manga_cyclegan.evaluate.inputs import (
+    gray_page,
+    gray_pages,
+    rgb_page,
+    rgb_pages,
+    same_length,
+    same_size,
+)
+from manga_cyclegan.evaluate.metrics import (
+    ab_histogram_distance,
+    colorfulness,
+    psnr,
+    ssim,
+)
+from manga_cyclegan.evaluate.regions import (
+    character_report,
+    consistency_of,
+    palette_from_meta,
+    region_stats,
+)
 
 
 def evaluate_paired(

@@ -26,18 +26,6 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from manga_cyclegan.color import luma
-from manga_cyclegan.config.commands import PredictConfig
-from manga_cyclegan.config.errors import config_hint
-from manga_cyclegan.config.precision import emulated_bf16_warning, resolve_precision
-from manga_cyclegan.config.schema import PageGuards, arch_overrides, check_config
-from manga_cyclegan.colorize.palette import ChapterPalette
-from manga_cyclegan.data.color_detect import is_color_page
-from manga_cyclegan.io.decode import read_page
-from manga_cyclegan.io.pages import (
-    ARCHIVE_EXTENSIONS,
-    PageReadError,
-    PageRef,
-)
 from manga_cyclegan.colorize.colorizer import (
     Colorizer,
     InferenceSettings,
@@ -45,9 +33,19 @@ from manga_cyclegan.colorize.colorizer import (
     resolve_device,
     resolve_tile_pixels,
 )
+from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.weights import load_colorizer
-
-
+from manga_cyclegan.config.commands import PredictConfig
+from manga_cyclegan.config.errors import config_hint
+from manga_cyclegan.config.precision import emulated_bf16_warning, resolve_precision
+from manga_cyclegan.config.schema import PageGuards, arch_overrides, check_config
+from manga_cyclegan.data.color_detect import is_color_page
+from manga_cyclegan.io.decode import read_page
+from manga_cyclegan.io.pages import (
+    ARCHIVE_EXTENSIONS,
+    PageReadError,
+    PageRef,
+)
 from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
 from manga_cyclegan.predict.sources import default_output, is_inside, resolve_inputs
 

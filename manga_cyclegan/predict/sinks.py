@@ -18,18 +18,18 @@ from manga_cyclegan.io.archives import (
     open_archive,
     read_member,
 )
-from manga_cyclegan.io.decode import read_page_bytes
-from manga_cyclegan.io.pages import (
-    PageRef,
-    is_hidden_member,
-    is_image_name,
-)
 from manga_cyclegan.io.atomic import atomic_write_bytes
+from manga_cyclegan.io.decode import read_page_bytes
 from manga_cyclegan.io.outputs import (
     ChapterWriter,
     encode_page,
     output_format,
     safe_member_name,
+)
+from manga_cyclegan.io.pages import (
+    PageRef,
+    is_hidden_member,
+    is_image_name,
 )
 
 

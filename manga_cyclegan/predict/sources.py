@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-
 from manga_cyclegan.io.listing import list_files
 from manga_cyclegan.io.pages import (
     ARCHIVE_EXTENSIONS,

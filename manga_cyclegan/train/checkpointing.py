@@ -25,6 +25,7 @@ from pytorch_lightning.strategies import DDPStrategy
 
 from manga_cyclegan.io.atomic import atomic_path
 
+
 def save_atomically(checkpoint: dict[str, Any], path: Path) -> None:
     """torch.save `checkpoint` to `path` through the atomic writer; temp files of killed saves are removed first."""
     with atomic_path(path, remove_stale=True) as tmp, open(tmp, "wb") as f:

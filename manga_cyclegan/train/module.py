@@ -47,14 +47,19 @@ import pytorch_lightning as pl
 import torch
 import torchvision
 
-from manga_cyclegan.train.image_pool import ImagePool
 from manga_cyclegan.color import descreen, to_gray, to_rgb
 from manga_cyclegan.config.groups import NONFINITE_MODES
+from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
+from manga_cyclegan.train.image_pool import ImagePool
+from manga_cyclegan.train.losses import (
+    cycle_loss,
+    discriminator_loss,
+    gan_loss,
+    identity_loss,
+)
 from manga_cyclegan.train.nonfinite import NonFiniteGuard
 from manga_cyclegan.train.step_rng import StepRNG
 from manga_cyclegan.train.validation import ValidationScores
-from manga_cyclegan.train.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
-from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
 
 CHANNELS_A, CHANNELS_B = 1, 3
 

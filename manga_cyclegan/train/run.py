@@ -21,9 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from manga_cyclegan.config import errors as config_errors
 from manga_cyclegan.config.errors import RunError, cannot_write_message, config_hint
+from manga_cyclegan.config.groups import DataConfig, ModelConfig
 from manga_cyclegan.config.precision import emulated_bf16_warning
 from manga_cyclegan.config.schema import check_config as check_schema
-from manga_cyclegan.config.groups import DataConfig, ModelConfig
 
 # Lightning (and with it the model and the data) takes seconds to import: it is imported where it is used,
 # so that train.py reports a config error as soon as Hydra finds it.
