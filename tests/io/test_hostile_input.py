@@ -1,9 +1,9 @@
 """Bad pages, hostile archives and output errors, made for real, through predict.py and the training DataModule.
 
-Already covered elsewhere (not repeated here): test_pages.py decodes CMYK TIFF, palette+transparency, LA/RGBA,
+Already covered elsewhere (not repeated here): tests/io/test_pages.py decodes CMYK TIFF, palette+transparency, LA/RGBA,
 16-bit, EXIF and animated GIF pages, refuses zero-byte/text/truncated files and a garbage archive member, checks
-max_pixels before decoding (on a 120x100 page), lists around a corrupt archive; test_datamodule.py skips unreadable
-pages at setup and a truncated page during training, pads a page smaller than the crop; test_predict.py reports a
+max_pixels before decoding (on a 120x100 page), lists around a corrupt archive; tests/data/test_datamodule.py skips unreadable
+pages at setup and a truncated page during training, pads a page smaller than the crop; tests/predict/test_run.py reports a
 truncated and an empty page (exit 1), keeps a corrupt chapter page in place, and exits 2 for a page output under a
 regular file.
 """

@@ -1,5 +1,5 @@
 """Training when things go wrong, made to happen for real: a run killed mid-epoch and resumed, a crash while a
-checkpoint is written, NaN losses, an output folder that cannot be written. (Config errors: test_configs.py.)
+checkpoint is written, NaN losses, an output folder that cannot be written. (Config errors: tests/config/test_configs.py.)
 
 The callbacks below are test-only fault injectors, added to a run's config with `+callbacks.NAME={...}`.
 """
