@@ -14,7 +14,8 @@ the tile; both give the plain forward's output. Three output modes:
   ink lines, screentone and lettering stay as printed, whatever the working resolution.
 - "raw": the generator's RGB output, at working resolution.
 
-Weights with 3 input channels (the reference CycleGAN's G_A) get the gray page repeated into RGB.
+Pages become the generator's input as in training (`Colorizer.prepare`): descreened, and repeated into RGB for
+weights with 3 input channels (the reference CycleGAN's G_A).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ import cv2
 import numpy as np
 import torch
 
-from manga_cyclegan.color import descreen, from_uint8, to_rgb, to_uint8, transfer_chroma
+from manga_cyclegan.color import from_uint8, to_uint8, transfer_chroma
 from manga_cyclegan.colorize.flat import flat_color
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
 from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
 from manga_cyclegan.config.commands import MODES, PRECISIONS
 from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.nets.generator import prepare_input
 from manga_cyclegan.nets.padding import SIZE_MULTIPLE
 
 # Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
@@ -60,6 +62,10 @@ class Colorizer:
     generator: ResnetGenerator
     short_side: int | None = None
     descreen_sigma: float = 0.0
+
+    def prepare(self, pages: torch.Tensor, border: str | None = None) -> torch.Tensor:
+        """B/W pages [N, 1, H, W] in [-1, 1] -> the generator's input, as in training (`prepare_input`)."""
+        return prepare_input(pages, self.generator.spec.in_channels, self.descreen_sigma, border)
 
 
 def autocast(device: torch.device, precision: str):
@@ -134,10 +140,7 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
     groups = [working] if len({w.shape for w in working}) == 1 else [[w] for w in working]
     colors = []
     for group in groups:
-        x = torch.stack([from_uint8(w) for w in group]).to(settings.device)
-        x = descreen(x, colorizer.descreen_sigma)
-        if generator.in_channels == 3:  # weights trained on RGB copies of gray pages (the reference's G_A)
-            x = to_rgb(x)
+        x = colorizer.prepare(torch.stack([from_uint8(w) for w in group]).to(settings.device))
         with autocast(settings.device, settings.precision):
             y = run_generator(generator, x, settings.tile_pixels)
         colors += [to_uint8(image) for image in y]
@@ -199,7 +202,8 @@ def auto_tile_pixels(generator: torch.nn.Module, device: torch.device) -> int:
     free = free_memory(device)
     if free is None:
         return FALLBACK_TILE_PIXELS
-    per_pixel = STRIP_BYTES_PER_PIXEL * getattr(generator, "ngf", 64) / 64
+    spec = getattr(generator, "spec", None)
+    per_pixel = STRIP_BYTES_PER_PIXEL * (spec.ngf if spec else 64) / 64
     return max(STRIP_PIXELS, int(free / 2 / per_pixel))
 
 

@@ -16,6 +16,7 @@ the output goes next to it with the format's suffix unless `output` says otherwi
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,6 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from manga_cyclegan.color import descreen
 from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.colorize.weights import (
     METADATA_KEY,
@@ -45,7 +45,7 @@ MIN_PAGE_SIZE = 5
 
 
 class PaddedGenerator(nn.Module):
-    """The generator's forward with its padding done unconditionally: pad to a multiple of 4, run, crop back.
+    """The generator's forward with its padding done unconditionally: pad to its size multiple, run, crop back.
 
     ResnetGenerator.forward pads only `if pad_h or pad_w`, a Python branch on the page size: torch.export keeps
     one side of it, guarded by (-H) % 4 != 0, and so refuses a dynamic height. Padding by (-H) % 4 always, zero
@@ -53,15 +53,16 @@ class PaddedGenerator(nn.Module):
     which holds for pages of at least MIN_PAGE_SIZE, so the generator's "replicate" case never arises.)
     """
 
-    def __init__(self, generator: nn.Module, descreen_sigma: float = 0.0):
+    def __init__(self, colorizer: Colorizer):
         super().__init__()
+        generator = colorizer.generator
         self.model = generator.model  # the same layers, so the ONNX initializers keep the state dict's names
-        self.descreen_sigma = descreen_sigma
+        self.prepare = partial(colorizer.prepare, border="reflect")  # as predict prepares pages, without a branch
+        self.multiple = generator.spec.size_multiple
 
     def forward(self, page: torch.Tensor) -> torch.Tensor:
         h, w = page.shape[-2:]
-        page = descreen(page, self.descreen_sigma, border="reflect")  # as predict prepares pages
-        padded = pad_to_multiple(page, always=True)
+        padded = pad_to_multiple(self.prepare(page), self.multiple, always=True)
         return self.model(padded)[..., :h, :w]
 
 
@@ -76,18 +77,18 @@ def export_onnx(colorizer: Colorizer, path: str | Path) -> Path:
     import onnx_ir as ir
 
     generator = colorizer.generator.cpu().eval()
-    example = torch.rand(2, generator.in_channels, 37, 50) * 2 - 1
+    example = torch.rand(2, generator.spec.in_channels, 37, 50) * 2 - 1
     dims = {
         0: torch.export.Dim("batch", min=1),
         2: torch.export.Dim("height", min=MIN_PAGE_SIZE),
         3: torch.export.Dim("width", min=MIN_PAGE_SIZE),
     }
     program = torch.onnx.export(
-        PaddedGenerator(generator, colorizer.descreen_sigma).eval(), (example,), input_names=["page"], output_names=["color"],
+        PaddedGenerator(colorizer).eval(), (example,), input_names=["page"], output_names=["color"],
         opset_version=OPSET, dynamo=True, dynamic_shapes={"page": dims}, verbose=False,
     )
     # The output's sizes come out as the crop's formula (Min(height, 4 * ...)); they are the input's.
-    program.model.graph.outputs[0].shape = ir.Shape(["batch", generator.out_channels, "height", "width"])
+    program.model.graph.outputs[0].shape = ir.Shape(["batch", generator.spec.out_channels, "height", "width"])
     program.model.metadata_props[METADATA_KEY] = colorizer_metadata(colorizer)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -104,9 +105,9 @@ def onnx_max_abs_diff(colorizer: Colorizer, path: str | Path, size: tuple[int, i
     except ImportError:
         return None
     generator = colorizer.generator.cpu().eval()
-    page = torch.rand(1, generator.in_channels, *size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    page = torch.rand(1, generator.spec.in_channels, *size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.inference_mode():
-        expected = generator(descreen(page, colorizer.descreen_sigma)).numpy()
+        expected = generator(colorizer.prepare(page)).numpy()
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (color,) = session.run(["color"], {"page": page.numpy()})
     return float(np.abs(color - expected).max())

@@ -30,13 +30,12 @@ from torch import nn
 from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.nets.generator import ResnetBlock
+from manga_cyclegan.nets.generator import GeneratorSpec, spec_keys
 
 METADATA_KEY = "manga_cyclegan"
 FORMAT_VERSION = 1
-# ResnetGenerator arguments; all but the channels are the training hyperparameters that shape G_AB.
-ARCH_KEYS = ("in_channels", "out_channels", "ngf", "n_blocks", "norm", "upsample", "dropout")
-GENERATOR_ARGS = ARCH_KEYS[2:]
+# The architecture keys: GeneratorSpec's fields. All but the channels are training hyperparameters of G_AB.
+ARCH_KEYS = spec_keys()
 ACCEPTED = (
     "Accepted formats:\n"
     "  - a manga-cyclegan training checkpoint (.ckpt: a torch file with state_dict and hyper_parameters)\n"
@@ -97,7 +96,7 @@ def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, dict
         state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
         if not state:
             raise _unknown(path, "a training checkpoint without G_AB weights")
-        stated = {"in_channels": 1, "out_channels": 3, **{k: hparams[k] for k in GENERATOR_ARGS if k in hparams}}
+        stated = {"in_channels": 1, "out_channels": 3, **{k: hparams[k] for k in ARCH_KEYS[2:] if k in hparams}}
         short_side = (checkpoint.get("datamodule_hyper_parameters") or {}).get("load_size")
         return state, stated, {"short_side": short_side, "descreen_sigma": hparams.get("descreen_sigma", 0.0)}
     if isinstance(checkpoint, Mapping) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
@@ -168,7 +167,7 @@ def _checked_arch(arch: Mapping, source: str) -> dict:
 
 
 def infer_arch(state: Mapping[str, torch.Tensor]) -> dict:
-    """The ResnetGenerator arguments a generator state dict implies (keys as in the reference implementation).
+    """The GeneratorSpec a generator state dict implies, as a dict (keys as in the reference implementation).
 
     Channels and ngf from the first and last convolutions, n_blocks from the `model.N.conv_block` entries,
     norm "batch" if the first norm layer has parameters, else "instance" ("none" leaves the same tensors: pass it
@@ -193,29 +192,14 @@ def infer_arch(state: Mapping[str, torch.Tensor]) -> dict:
     }
 
 
-def generator_arch(generator: ResnetGenerator) -> dict:
-    """The ResnetGenerator arguments `generator` was built with, read from its layers."""
-    model = generator.model
-    norms = {nn.InstanceNorm2d: "instance", nn.BatchNorm2d: "batch", nn.Identity: "none"}
-    return {
-        "in_channels": generator.in_channels,
-        "out_channels": generator.out_channels,
-        "ngf": model[1].out_channels,
-        "n_blocks": sum(isinstance(m, ResnetBlock) for m in model),
-        "norm": norms[type(model[2])],
-        "upsample": "transpose" if any(isinstance(m, nn.ConvTranspose2d) for m in model) else "resize",
-        "dropout": any(isinstance(m, nn.Dropout) for m in generator.modules()),
-    }
-
-
 def build_generator(state: Mapping[str, torch.Tensor], arch: Mapping, source: str) -> ResnetGenerator:
     """ResnetGenerator(**arch) in eval mode holding `state`; ValueError naming every mismatch if it does not fit.
 
     Without batch norm, InstanceNorm running statistics in `state` (old reference files) are dropped, as the
     reference's own loader does: the layers have none.
     """
-    generator = ResnetGenerator(**arch)
-    if arch.get("norm", "instance") != "batch":
+    generator = ResnetGenerator.from_spec(GeneratorSpec(**arch))
+    if generator.spec.norm != "batch":
         state = {k: v for k, v in state.items() if not k.endswith(RUNNING_STATS)}
     check_state_dict(generator, state, f"{source} does not fit ResnetGenerator({_format_arch(arch)})")
     generator.load_state_dict(state)
@@ -258,7 +242,7 @@ def _format_arch(arch: Mapping) -> str:
 
 def colorizer_metadata(colorizer: Colorizer) -> str:
     """The JSON stored with an exported colorizer: format version, architecture, training scale and descreen."""
-    arch = generator_arch(colorizer.generator)
+    arch = colorizer.generator.spec.as_dict()
     return json.dumps({"format_version": FORMAT_VERSION, "arch": arch, "short_side": colorizer.short_side,
                        "descreen_sigma": colorizer.descreen_sigma})
 

@@ -7,28 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from manga_cyclegan.config.schema import PageGuards, choice, register
-from manga_cyclegan.nets.generator import UPSAMPLES
-from manga_cyclegan.nets.layers import NORMS
+from manga_cyclegan.config.schema import PageGuards, choice, register, spec_schema
+from manga_cyclegan.nets.generator import GeneratorSpec
 
 GAN_MODES = ("lsgan", "vanilla")
 NONFINITE_MODES = ("stop", "skip")
 
 
-@dataclass
-class GeneratorConfig:
-    """The generators' architecture (G_AB, the colorizer, and G_BA)."""
-
-    ngf: int = 64
-    n_blocks: int = 9
-    norm: str = choice("instance", NORMS)
-    upsample: str = choice("transpose", UPSAMPLES)
-    dropout: bool = False
+GeneratorConfig = spec_schema(
+    "GeneratorConfig", GeneratorSpec, leave_out=("in_channels", "out_channels"),
+    doc="The generators' architecture (G_AB, the colorizer, and G_BA; their channels are the domains').",
+)
 
 
 @dataclass
 class ModelConfig(GeneratorConfig):
-    """Every argument of manga_cyclegan.train.module.CycleGAN; conf/model/cyclegan_paper.yaml explains each."""
+    """Every argument of manga_cyclegan.train.module.CycleGAN, with its default: the one home of both (conf/model
+    only overrides). The defaults are the paper's CycleGAN (Zhu et al. 2017) as the reference trains it."""
 
     _target_: str = "manga_cyclegan.train.module.CycleGAN"
     ndf: int = 64
@@ -37,24 +32,29 @@ class ModelConfig(GeneratorConfig):
     gan_mode: str = choice("lsgan", GAN_MODES)
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
+    # Gaussian low-pass (std in pixels at the training scale) of every G_AB input, in training and in predict: the
+    # screentone becomes its tone, so the identity term colorizes pages that look like the test pages. 0: off.
     descreen_sigma: float = 0.0
     pool_size: int = 50
     lr: float = 2e-4
+    # The discriminators' learning rate is lr * lr_d_ratio.
     lr_d_ratio: float = 1.0
     beta1: float = 0.5
     beta2: float = 0.999
     epochs_constant: int = 100
     epochs_decay: int = 100
+    # Speed levers (benchmarks/train_step.py measures them). fused_adam None: torch's default Adam implementation.
     fused_adam: Optional[bool] = None
+    # Channels-last activations and torch.compile of the four networks (the README's Performance section).
     channels_last: bool = False
     compile: bool = False
     image_log_every_n_batches: int = 200
     val_samples: int = 4
     seed: int = 0
+    # A NaN/Inf loss: stop (names the loss and the step, keeps the last good checkpoint) or skip the step
+    # (counted, logged as train/nonfinite_skips, reported at the end); more than max_nonfinite_skips in a row stops.
     nonfinite: str = choice("stop", NONFINITE_MODES)
     max_nonfinite_skips: int = 10
-
-
 
 
 @dataclass
@@ -71,30 +71,36 @@ class SyntheticConfig:
 
 @dataclass
 class DataConfig(PageGuards):
-    """Every argument of manga_cyclegan.data.datamodule.UnpairedDataModule; conf/data/folder.yaml explains each."""
+    """Every argument of manga_cyclegan.data.datamodule.UnpairedDataModule as a config sets it, with its default:
+    the one home of both (conf/data only overrides)."""
 
     _target_: str = "manga_cyclegan.data.datamodule.UnpairedDataModule"
+    # Plain lists and dicts, not OmegaConf containers: whatever reaches a checkpoint stays weights_only-loadable.
     _convert_: str = "all"
     root: Optional[str] = None
     crop_size: int = 256
+    # Resize pages so their short side is this many pixels before cropping (None: native resolution).
     load_size: Optional[int] = None
+    # Random rescale of the page before the crop (area interpolation when shrinking keeps screentone honest).
     scale: List[float] = field(default_factory=lambda: [1.0, 1.0])
     flip: bool = True
     batch_size: int = 1
     num_workers: int = 2
     pin_memory: bool = False
     persistent_workers: bool = True
+    # Pairs per epoch; None: max(#A, #B), so neither domain is truncated.
     epoch_size: Optional[int] = None
     seed: int = 0
     val_max_size: Optional[int] = 512
     val_pages: Optional[int] = 16
+    # Pages of trainA held out for validation when there is no testA.
     holdout: int = 4
+    # One folder of mixed B/W and color scans: sorted into the two domains by chroma, split written for review.
     mixed: Optional[str] = None
     mixed_split_dir: Optional[str] = None
     color_threshold: float = 0.05
+    # The built-in synthetic set's generator settings (None: a folder of the user's pages).
     synthetic: Optional[SyntheticConfig] = None
-
-
 
 
 register("model_schema", ModelConfig, group="model")

@@ -9,6 +9,7 @@ model is loaded, with one line naming the key and what it accepts (exit code 2).
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -18,8 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from manga_cyclegan.config.errors import RunError
 from manga_cyclegan.io.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
 from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS
-from manga_cyclegan.nets.generator import UPSAMPLES
-from manga_cyclegan.nets.layers import NORMS
+from manga_cyclegan.nets.generator import GeneratorSpec
 
 
 def choice(default: Any, choices: tuple, otherwise: str | None = None) -> Any:
@@ -45,18 +45,25 @@ class PageGuards:
         return ArchiveLimits(guards.max_archive_members, guards.max_member_bytes, guards.max_compression_ratio)
 
 
-@dataclass
-class GeneratorArch:
-    """Architecture overrides for weights that do not state theirs (the reference CycleGAN's *_net_G_A.pth):
-    null takes what the file states or its tensors imply. Shared by predict, evaluate and export."""
+def spec_schema(name: str, spec: type, doc: str, overrides: bool = False, leave_out: tuple = ()) -> type:
+    """A schema with the fields of the dataclass `spec` (types, defaults, choices), so the spec stays their one
+    home; `overrides=True` makes each field optional with default None ("keep what the file says")."""
+    types = typing.get_type_hints(spec)
+    fields = [
+        (f.name, Optional[types[f.name]] if overrides else types[f.name],
+         field(default=None if overrides else f.default, metadata=f.metadata))
+        for f in dataclasses.fields(spec) if f.name not in leave_out
+    ]
+    schema = dataclasses.make_dataclass(name, fields)
+    schema.__doc__, schema.__module__ = doc, __name__
+    return schema
 
-    in_channels: Optional[int] = None
-    out_channels: Optional[int] = None
-    ngf: Optional[int] = None
-    n_blocks: Optional[int] = None
-    norm: Optional[str] = choice(None, NORMS)
-    upsample: Optional[str] = choice(None, UPSAMPLES)
-    dropout: Optional[bool] = None
+
+GeneratorArch = spec_schema(
+    "GeneratorArch", GeneratorSpec, overrides=True,
+    doc="""Architecture overrides (`arch.*`) for weights that do not state theirs (the reference CycleGAN's
+    *_net_G_A.pth): null takes what the file states or its tensors imply. Shared by predict, evaluate and export.""",
+)
 
 
 def arch_overrides(arch: Any) -> dict:

@@ -6,17 +6,78 @@
 The layers live in one `nn.Sequential` called `model` with the same indices as the reference implementation
 (junyanz/pytorch-CycleGAN-and-pix2pix `ResnetGenerator`), so its `*_net_G_A.pth` state dicts load unchanged when
 `upsample="transpose"`.
+
+`GeneratorSpec` is the one description of a generator: its constructor's arguments and their defaults, stored on
+the module as `generator.spec`, saved beside exported weights, inferred from reference state dicts, and the source
+the config schemas derive their generator keys from. `prepare_input` is the one way pages become its input.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn as nn
 
-from manga_cyclegan.nets.layers import init_weights, norm_layer, uses_bias
+from manga_cyclegan.color import descreen, to_rgb
+from manga_cyclegan.nets.layers import NORMS, init_weights, norm_layer, uses_bias
 from manga_cyclegan.nets.padding import pad_to_multiple
 
 UPSAMPLES = ("transpose", "resize")
+# Stride-2 stages on the way down (and up): pages are padded to a multiple of 2 ** DOWNSAMPLINGS.
+DOWNSAMPLINGS = 2
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """The architecture of a ResnetGenerator. Defaults are the paper's; `metadata["choices"]` lists the values a
+    string field takes (the config schemas check them).
+
+    in_channels / out_channels: 1 for B/W pages, 3 for color pages.
+    ngf: filters of the first layer (64 in the paper).
+    n_blocks: residual blocks at quarter resolution (9 in the paper for 256x256 and larger).
+    norm: "instance" (paper), "batch" or "none".
+    upsample: "transpose" (paper, reference-compatible weights) or "resize" (resize + conv, no checkerboard).
+    dropout: dropout in the residual blocks (off in the paper's CycleGAN).
+    """
+
+    in_channels: int = 1
+    out_channels: int = 3
+    ngf: int = 64
+    n_blocks: int = 9
+    norm: str = field(default="instance", metadata={"choices": NORMS})
+    upsample: str = field(default="transpose", metadata={"choices": UPSAMPLES})
+    dropout: bool = False
+
+    def __post_init__(self):
+        if self.n_blocks < 0:
+            raise ValueError(f"n_blocks must be >= 0, got {self.n_blocks}")
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(f"unknown {f.name} {getattr(self, f.name)!r}: choose one of {', '.join(choices)}")
+
+    @property
+    def size_multiple(self) -> int:
+        """Page sides the generator gives back unchanged without padding."""
+        return 2**DOWNSAMPLINGS
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def spec_keys() -> tuple[str, ...]:
+    """The names of GeneratorSpec's fields, in order."""
+    return tuple(f.name for f in dataclasses.fields(GeneratorSpec))
+
+
+def prepare_input(pages: torch.Tensor, in_channels: int, descreen_sigma: float, border: str | None = None) -> torch.Tensor:
+    """One-channel pages [N, 1, H, W] in [-1, 1] -> what a colorizer trained with `descreen_sigma` takes: the
+    Gaussian low-pass it saw in training (`color.descreen`; `border` as there), then the gray repeated into RGB
+    for generators with 3 input channels (the reference CycleGAN's G_A). Training, predict and export all call it."""
+    pages = descreen(pages, descreen_sigma, border=border)
+    return to_rgb(pages) if in_channels == 3 and pages.shape[1] == 1 else pages
 
 
 class ResnetBlock(nn.Module):
@@ -49,31 +110,17 @@ def _upsample_layer(upsample: str, in_ch: int, out_ch: int, bias: bool) -> nn.Mo
 
 
 class ResnetGenerator(nn.Module):
-    """Image-to-image generator; any page size in, the same size out (pads to a multiple of 4, crops back).
+    """Image-to-image generator; any page size in, the same size out (pads to its size multiple, crops back).
 
-    Args:
-        in_channels / out_channels: 1 for B/W pages, 3 for color pages.
-        ngf: filters of the first layer (64 in the paper).
-        n_blocks: residual blocks at quarter resolution (9 in the paper for 256x256 and larger).
-        norm: "instance" (paper), "batch" or "none".
-        upsample: "transpose" (paper, reference-compatible weights) or "resize" (resize + conv, no checkerboard).
-        dropout: dropout in the residual blocks (off in the paper's CycleGAN).
-    Input and output are in [-1, 1].
+    Takes the fields of GeneratorSpec, positionally or by name (`ResnetGenerator(1, 3, ngf=32)`), or a spec
+    (`ResnetGenerator.from_spec(spec)`); keeps it as `self.spec`. Input and output are in [-1, 1].
     """
 
-    def __init__(
-        self,
-        in_channels: int = 1,
-        out_channels: int = 3,
-        ngf: int = 64,
-        n_blocks: int = 9,
-        norm: str = "instance",
-        upsample: str = "transpose",
-        dropout: bool = False,
-    ):
+    def __init__(self, *args, **kwargs):
         super().__init__()
-        if n_blocks < 0:
-            raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
+        self.spec = spec = GeneratorSpec(*args, **kwargs)
+        in_channels, out_channels, ngf, n_blocks = spec.in_channels, spec.out_channels, spec.ngf, spec.n_blocks
+        norm, upsample, dropout = spec.norm, spec.upsample, spec.dropout
         make_norm, bias = norm_layer(norm), uses_bias(norm)
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
@@ -81,18 +128,21 @@ class ResnetGenerator(nn.Module):
             make_norm(ngf),
             nn.ReLU(True),
         ]
-        for i in range(2):
+        for i in range(DOWNSAMPLINGS):
             ch = ngf * 2**i
             layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias), make_norm(ch * 2), nn.ReLU(True)]
         layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
-        for i in range(2):
-            ch = ngf * 2 ** (2 - i)
+        for i in range(DOWNSAMPLINGS):
+            ch = ngf * 2 ** (DOWNSAMPLINGS - i)
             layers += [_upsample_layer(upsample, ch, ch // 2, bias), make_norm(ch // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        self.in_channels, self.out_channels, self.ngf = in_channels, out_channels, ngf
         init_weights(self)
+
+    @classmethod
+    def from_spec(cls, spec: GeneratorSpec) -> ResnetGenerator:
+        return cls(**spec.as_dict())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        return self.model(pad_to_multiple(x))[..., :h, :w]
+        return self.model(pad_to_multiple(x, self.spec.size_multiple))[..., :h, :w]

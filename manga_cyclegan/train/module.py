@@ -40,6 +40,7 @@ scoring with the evaluation metrics (`train/validation.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from functools import partial
 
@@ -47,9 +48,10 @@ import pytorch_lightning as pl
 import torch
 import torchvision
 
-from manga_cyclegan.color import descreen, to_gray, to_rgb
-from manga_cyclegan.config.groups import NONFINITE_MODES
+from manga_cyclegan.color import to_gray, to_rgb
+from manga_cyclegan.config.groups import NONFINITE_MODES, ModelConfig
 from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
+from manga_cyclegan.nets.generator import prepare_input, spec_keys
 from manga_cyclegan.train.image_pool import ImagePool
 from manga_cyclegan.train.losses import (
     cycle_loss,
@@ -73,52 +75,26 @@ class CycleGAN(pl.LightningModule):
     """CycleGAN for B/W -> color manga. Every argument is a plain value so checkpoints load with
     `weights_only=True` and the architecture can be rebuilt from the checkpoint alone."""
 
-    def __init__(
-        self,
-        *,
-        ngf: int = 64,
-        ndf: int = 64,
-        n_blocks: int = 9,
-        n_layers_d: int = 3,
-        spectral_norm_d: bool = False,
-        norm: str = "instance",
-        upsample: str = "transpose",
-        dropout: bool = False,
-        gan_mode: str = "lsgan",
-        lambda_cycle: float = 10.0,
-        lambda_identity: float = 0.5,
-        descreen_sigma: float = 0.0,
-        pool_size: int = 50,
-        lr: float = 2e-4,
-        lr_d_ratio: float = 1.0,
-        beta1: float = 0.5,
-        beta2: float = 0.999,
-        epochs_constant: int = 100,
-        epochs_decay: int = 100,
-        fused_adam: bool | None = None,
-        channels_last: bool = False,
-        compile: bool = False,
-        image_log_every_n_batches: int = 200,
-        val_samples: int = 4,
-        seed: int = 0,
-        nonfinite: str = "stop",
-        max_nonfinite_skips: int = 10,
-    ):
+    def __init__(self, **hparams):
+        """Keyword arguments: the fields of ModelConfig (manga_cyclegan.config.groups), the one home of their
+        defaults, which are the paper's."""
         super().__init__()
-        if nonfinite not in NONFINITE_MODES:
-            raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {nonfinite!r}")
-        self.save_hyperparameters()
+        config = ModelConfig(**hparams)
+        if config.nonfinite not in NONFINITE_MODES:
+            raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {config.nonfinite!r}")
+        self.save_hyperparameters({k: v for k, v in dataclasses.asdict(config).items() if k != "_target_"})
         self.automatic_optimization = False
-        gen = partial(ResnetGenerator, ngf=ngf, n_blocks=n_blocks, norm=norm, upsample=upsample, dropout=dropout)
-        patch = dict(ndf=ndf, n_layers=n_layers_d, norm=norm, spectral_norm=spectral_norm_d)
-        disc = partial(PatchDiscriminator, **patch)
-        self.G_AB = gen(CHANNELS_A, CHANNELS_B)
-        self.G_BA = gen(CHANNELS_B, CHANNELS_A)
+        arch = {k: getattr(config, k) for k in spec_keys() if k not in ("in_channels", "out_channels")}
+        self.G_AB = ResnetGenerator(CHANNELS_A, CHANNELS_B, **arch)
+        self.G_BA = ResnetGenerator(CHANNELS_B, CHANNELS_A, **arch)
+        disc = partial(PatchDiscriminator, ndf=config.ndf, n_layers=config.n_layers_d, norm=config.norm,
+                       spectral_norm=config.spectral_norm_d)
         self.D_A = disc(CHANNELS_A)
         self.D_B = disc(CHANNELS_B)
-        self.pool_A = ImagePool(pool_size, seed=seed)
-        self.pool_B = ImagePool(pool_size, seed=seed + 1)
-        self.nonfinite = NonFiniteGuard(nonfinite, max_nonfinite_skips)
+        seed = config.seed
+        self.pool_A = ImagePool(config.pool_size, seed=seed)
+        self.pool_B = ImagePool(config.pool_size, seed=seed + 1)
+        self.nonfinite = NonFiniteGuard(config.nonfinite, config.max_nonfinite_skips)
         self.step_rng = StepRNG()  # dropout's generator, kept apart and checkpointed
         self.val_scores = ValidationScores()
 
@@ -128,8 +104,9 @@ class CycleGAN(pl.LightningModule):
         return self.colorize(real_A)
 
     def colorize(self, page: torch.Tensor) -> torch.Tensor:
-        """G_AB on a one-channel page, descreened first when `descreen_sigma` > 0 (predict does the same)."""
-        return self.G_AB(self._layout(descreen(page, self.hparams.descreen_sigma)))
+        """G_AB on a one-channel page, prepared as predict and export prepare it (descreened when
+        `descreen_sigma` > 0)."""
+        return self.G_AB(self._layout(prepare_input(page, CHANNELS_A, self.hparams.descreen_sigma)))
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x

@@ -13,7 +13,6 @@ import torch
 
 from manga_cyclegan.colorize.colorizer import Colorizer
 from manga_cyclegan.colorize.weights import (
-    generator_arch,
     infer_arch,
     load_colorizer,
     save_colorizer,
@@ -56,7 +55,7 @@ def test_reference_state_dict_loads_with_the_architecture_its_tensors_imply(tmp_
     torch.save(reference_state_dict(generator, data_parallel), path, _use_new_zipfile_serialization=not legacy_format)
     colorizer = load_colorizer(path)
     assert colorizer.short_side is None  # the reference does not say at which scale it trained
-    assert generator_arch(colorizer.generator) == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2,
+    assert colorizer.generator.spec.as_dict() == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2,
                                                    "norm": "instance", "upsample": "transpose", "dropout": False}
     assert same_output(colorizer, generator, channels=3)
 
@@ -67,8 +66,8 @@ def test_reference_state_dict_loads_with_the_architecture_its_tensors_imply(tmp_
 ])
 def test_the_architecture_inferred_from_tensors_is_the_one_built(arch):
     generator = ResnetGenerator(**{"in_channels": 3, "out_channels": 3, "ngf": 4, "n_blocks": 2, **arch})
-    assert infer_arch(generator.state_dict()) == generator_arch(generator)
-    assert generator_arch(generator).items() >= arch.items()
+    assert infer_arch(generator.state_dict()) == generator.spec.as_dict()
+    assert generator.spec.as_dict().items() >= arch.items()
 
 
 def test_arch_overrides_apply_and_contradictions_name_the_difference(tmp_path):
@@ -76,7 +75,7 @@ def test_arch_overrides_apply_and_contradictions_name_the_difference(tmp_path):
     path = tmp_path / "latest_net_G_A.pth"
     torch.save(reference_state_dict(generator), path)
     # What the tensors cannot tell is the caller's to say.
-    assert generator_arch(load_colorizer(path, arch={"norm": "none", "ngf": None}).generator)["norm"] == "none"
+    assert load_colorizer(path, arch={"norm": "none", "ngf": None}).generator.spec.as_dict()["norm"] == "none"
     with pytest.raises(ValueError, match=r"model\.1\.weight \[8, 3, 7, 7\], the generator expects \[16, 3, 7, 7\] "
                                          r"\(ngf differs\?\)"):
         load_colorizer(path, arch={"ngf": 16})

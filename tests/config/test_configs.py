@@ -85,6 +85,34 @@ def test_the_papers_cyclegan_stays_selectable_and_the_default_adds_the_kept_leve
         {k: v for k, v in default.items() if k not in ("lambda_identity", "descreen_sigma")}
 
 
+def test_a_model_chosen_alone_replaces_only_the_model(tmp_path):
+    """`python train.py model=cyclegan_paper`: the paper's model with the paper's settings, on the demo's data and
+    trainer; nothing of the demo's small model or schedule bleeds in."""
+    paper = compose_train(["model=cyclegan_paper"], tmp_path)
+    model = paper.model
+    assert (model.ngf, model.ndf, model.n_blocks, model.lr) == (64, 64, 9, 2e-4)
+    assert (model.epochs_constant, model.epochs_decay, paper.trainer.max_epochs) == (100, 100, 200)
+    assert (model.lambda_identity, model.descreen_sigma) == (0.5, 0.0)
+    demo = compose_train([], tmp_path)
+    assert paper.data == demo.data and paper.trainer.accelerator == demo.trainer.accelerator == "cpu"
+    assert (demo.model.ngf, demo.model.lr, demo.trainer.max_epochs) == (32, 5e-4, 3)
+
+
+def test_no_argument_is_the_named_demo_experiment(tmp_path):
+    assert compose_train([], tmp_path) == compose_train(["experiment=demo"], tmp_path)
+
+
+def test_the_model_and_its_config_share_their_defaults(tmp_path):
+    """ModelConfig is the one home of the defaults: the paper's config group and a CycleGAN built without
+    arguments agree on every hyperparameter."""
+    from manga_cyclegan.train.module import CycleGAN
+
+    composed = compose_train(["model=cyclegan_paper"], tmp_path).model
+    built = CycleGAN().hparams
+    assert {k: v for k, v in composed.items() if k != "_target_"} == dict(built)
+    assert built.ngf == CycleGAN().G_AB.spec.ngf == 64
+
+
 @pytest.mark.slow  # trains each experiment's model for a batch, in process
 @pytest.mark.parametrize("experiment", ["demo", "demo_long", "custom", "onepiece"])
 def test_each_experiment_fast_dev_runs(experiment, tmp_path, tiny_synthetic_set, tiny_overrides):
