@@ -10,8 +10,9 @@ and appends one row (name, overrides, seed, batches, wall time, s/batch, machine
 method) to `benchmarks/results/quality.jsonl`. The markdown table `benchmarks/results/quality.md` is rebuilt
 from that log after each row, so a session that ends mid-way keeps every finished run.
 
-`--extra-eval NAME:OVERRIDES` scores the same checkpoint on another page set too (e.g. other scenes at twice the
-page size), stored in the row under `extra`.
+`--extra-eval NAME:OVERRIDES` scores the same checkpoint on another page set too, stored in the row under
+`extra`; `--sets standard` adds the page sets every deciding row is scored on (STANDARD_SETS: other scenes, and
+pages at 0.5x, 0.75x and 2x the training page size, each generated once through the data config).
 
 `--rescore NAME [NAME ...]` scores the named rows' checkpoints again with the code as it is now (the default
 output changes as the work goes on; the raw output does not): the row keeps its first scores under
@@ -61,6 +62,25 @@ def commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def synthetic_set(root: str, seed: int, scale: float, n_test: int = 24) -> str:
+    """Overrides for a synthetic page set: its own folder, seed and page size (the training set's 320x256 times
+    `scale`); 64 pages per training domain are enough for the tone lookup's fit (evaluate's baseline_fit_pages)."""
+    h, w = round(320 * scale), round(256 * scale)
+    return (f"data.root=data/{root} data.synthetic.seed={seed} data.synthetic.page_height={h} "
+            f"data.synthetic.page_width={w} data.synthetic.n_train_a=64 data.synthetic.n_train_b=64 "
+            f"data.synthetic.n_test={n_test}")
+
+
+# The page sets a lever must hold on besides the test split: other scenes (another seed), and the same kind of
+# pages at other sizes, where the characters, lines and screentone reach the model at other scales.
+STANDARD_SETS = {
+    "scenes": synthetic_set("synthetic_scenes", 7, 1.0, n_test=48),
+    "x0.5": synthetic_set("synthetic_x0.5", 11, 0.5),
+    "x0.75": synthetic_set("synthetic_x0.75", 12, 0.75),
+    "x2": synthetic_set("synthetic_x2", 13, 2.0),
+}
+
+
 def trained_batches(ckpt: Path) -> int:
     import torch
 
@@ -74,25 +94,34 @@ def data_overrides(overrides: list[str]) -> list[str]:
     return [o for o in overrides if o.startswith(("data.root=", "data.synthetic."))]
 
 
-def run_row(name: str, overrides: list[str], seed: int, extra_evals: list[str], run_root: Path) -> dict:
+def run_row(name: str, overrides: list[str], seed: int, extra_evals: list[str], run_root: Path,
+            eval_only: Path | None = None) -> dict:
+    """Train `python train.py OVERRIDES` (or, with `eval_only`, take that checkpoint and pass OVERRIDES to
+    evaluate instead: a lever of the output, not of training), then score it on the test split and `extra_evals`."""
     run_dir = run_root / f"{name}_s{seed}"
-    train = [sys.executable, "train.py", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
-    print("$", " ".join(train[1:]), flush=True)
-    start = time.perf_counter()
-    subprocess.run(train, cwd=REPO, check=True)
-    wall = time.perf_counter() - start
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    wall = 0.0
+    if eval_only is None:
+        train = [sys.executable, "train.py", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+        print("$", " ".join(train[1:]), flush=True)
+        start = time.perf_counter()
+        subprocess.run(train, cwd=REPO, check=True)
+        wall = time.perf_counter() - start
+        ckpt, eval_overrides = run_dir / "checkpoints" / "last.ckpt", []
+    else:
+        ckpt, eval_overrides = eval_only.resolve(), overrides
     batches = trained_batches(ckpt)
     row = {
         "name": name, "overrides": overrides, "seed": seed, "batches": batches, "wall_s": round(wall, 1),
         "s_per_batch": round(wall / max(1, batches), 4), "machine": machine(), "commit": commit(),
         "date": time.strftime("%Y-%m-%d %H:%M"), "ckpt": str(ckpt.relative_to(REPO)) if ckpt.is_relative_to(REPO) else str(ckpt),
-        "scores": evaluate(ckpt, run_dir / "eval.json", data_overrides(overrides)),
+        "scores": evaluate(ckpt, run_dir / "eval.json", data_overrides(overrides) + eval_overrides),
         "extra": {},
     }
+    if eval_only is not None:
+        row["eval_only"] = True
     for spec in extra_evals:
         label, _, more = spec.partition(":")
-        row["extra"][label] = evaluate(ckpt, run_dir / f"eval_{label}.json", more.split())
+        row["extra"][label] = evaluate(ckpt, run_dir / f"eval_{label}.json", more.split() + eval_overrides)
     return row
 
 
@@ -167,12 +196,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--extra-eval", action="append", default=[], metavar="LABEL:OVERRIDES",
                         help="also score on another page set, e.g. 'big:data.root=data/synthetic_big ...'")
+    parser.add_argument("--sets", choices=["standard"], help="also score on STANDARD_SETS")
+    parser.add_argument("--eval-only", type=Path, metavar="CKPT",
+                        help="score this checkpoint (e.g. with a new output) as a row instead of training one")
     parser.add_argument("--run-root", type=Path, default=REPO / "outputs" / "quality")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where quality.jsonl and quality.md are")
     parser.add_argument("--table-only", action="store_true", help="rebuild the markdown table from the log")
     parser.add_argument("--rescore", nargs="+", metavar="NAME", help="score these rows' checkpoints again")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for train.py (after --)")
     args = parser.parse_args(argv)
+    if args.sets == "standard":
+        args.extra_eval += [f"{label}:{overrides}" for label, overrides in STANDARD_SETS.items()]
     args.results.mkdir(parents=True, exist_ok=True)
     log, table = args.results / "quality.jsonl", args.results / "quality.md"
     if args.rescore:
@@ -187,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     elif not args.table_only:
         if not args.name:
             parser.error("--name is needed to train a row")
-        row = run_row(args.name, args.overrides, args.seed, args.extra_eval, args.run_root)
+        row = run_row(args.name, args.overrides, args.seed, args.extra_eval, args.run_root, args.eval_only)
         with log.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps({k: row["scores"][k] for k in row["scores"]}, indent=1))
