@@ -2,8 +2,9 @@
 
 Entry points: commands (one module per command) and the `__main__` of `python -m`. Flows: data, train, colorize,
 predict, evaluate. Foundations: color, io, nets, config. Colorizing and predicting (their commands too) never load
-training or evaluation; no flow loads an entry point; the foundations load no flow. The import checks run in fresh interpreters, so
-nothing this test session has imported hides a stray import; the modules are found on disk, so new files are covered.
+training or evaluation; no flow loads an entry point; the foundations load no flow. The import checks run in
+fresh interpreters, so nothing this test session has imported hides a stray import; the modules are found on disk,
+so new files are covered.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import dataclasses
 import re
 from typing import Any, Mapping
 
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from manga_cyclegan.config.commands import COMMANDS
@@ -115,18 +117,17 @@ def column(left: str, right: str) -> str:
 def command_help_resolver(name: str, _root_: DictConfig) -> str:
     """`${command_help:NAME}`: command_help for the config being composed, the group options read from the config
     loader Hydra set up for this run; `$` doubled, as Hydra fills the template with string.Template."""
-    from hydra.core.config_store import ConfigStore
-    from hydra.core.global_hydra import GlobalHydra
-
-    loader = GlobalHydra.instance().config_loader()
     store = ConfigStore.instance()
 
     def options(group: str) -> list[str]:
         """The group's YAML options; the schemas registered in it (data_schema) are not options."""
+        if not GlobalHydra.instance().is_initialized():  # resolved outside a Hydra run: no loader to ask
+            return []
         try:
             schemas = set(store.list(group))
         except OSError:  # nothing registered in this group
             schemas = set()
+        loader = GlobalHydra.instance().config_loader()
         return [o for o in loader.get_group_options(group, config_name=name) if f"{o}.yaml" not in schemas]
 
     groups = [g for g in _root_.hydra.runtime.choices if not g.startswith("hydra")]
