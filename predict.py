@@ -1,4 +1,4 @@
-"""Colorize manga pages with a trained colorizer (G_AB).
+"""Colorize manga pages with a trained colorizer (G_AB); installed: `manga-colorize` (manga_cyclegan/commands/).
 
     python predict.py ckpt=outputs/train/runs/.../checkpoints/last.ckpt input=page.png
     python predict.py ckpt=... input=chapters/            # a folder, recursive; .cbz chapters give .cbz
@@ -7,30 +7,7 @@ The exit code is 0 when every page was done or skipped, 1 when any failed (the s
 command itself is wrong (a key, a value, a missing checkpoint or input, an unwritable output).
 """
 
-import hydra
-from omegaconf import DictConfig
-
-import manga_cyclegan.config  # noqa: F401  (registers the config resolvers and schemas)
-from manga_cyclegan.config.errors import (
-    RunError,
-    errors_reported_in_one_line,
-    startup_errors_explained,
-)
-from manga_cyclegan.predict.run import predict
-from manga_cyclegan.predict.sinks import OutputError
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
-def main(cfg: DictConfig) -> None:
-    with errors_reported_in_one_line():
-        try:
-            summary = predict(cfg)
-        except (FileNotFoundError, ValueError, OutputError) as e:
-            raise RunError(str(e)) from e
-    if summary.counts["failed"]:
-        raise SystemExit(1)
-
+from manga_cyclegan.commands.predict import main
 
 if __name__ == "__main__":
-    with startup_errors_explained("predict.py"):
-        main()
+    main()

@@ -7,7 +7,7 @@
         data.synthetic.n_train_a=2 data.synthetic.n_train_b=2
 
 The 24 pages of the synthetic test set are one chapter. They are built as `python -m manga_cyclegan.evaluate`
-builds them (conf/evaluate.yaml composed with Hydra, the datamodule's validation pages), colorized in "raw" mode,
+builds them (manga_cyclegan/conf/evaluate.yaml composed with Hydra, the datamodule's validation pages), colorized in "raw" mode,
 and scored with the evaluation's `score_pages`. Rows: "model" is the default output, transfer_chroma(page, raw);
 "model + MODE K=k a=alpha" fits a ChapterPalette on the 24 raw outputs (never the truth), applies it to each raw
 output, then transfer_chroma. "region" is not a mode of the product but this benchmark's own variant (`region_pull`):
@@ -43,7 +43,7 @@ from pathlib import Path
 import cv2
 import hydra
 import numpy as np
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
@@ -80,7 +80,7 @@ BEYOND_GRAY = "consistency beyond gray"
 def load_test_set(overrides: list[str]) -> tuple[list[dict], dict | None]:
     """The test pages and meta exactly as manga_cyclegan.evaluate.command builds them from conf/evaluate.yaml."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module="manga_cyclegan.conf", version_base="1.3"):
         cfg = compose("evaluate", overrides=["ckpt=unused", *overrides], return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.cwd = str(REPO)

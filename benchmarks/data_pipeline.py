@@ -1,6 +1,6 @@
 """Pages per second the training DataModule delivers, against the pages per second a training step consumes.
 
-    python benchmarks/data_pipeline.py                             # 1456x1024 JPEG pages, conf/data/folder.yaml
+    python benchmarks/data_pipeline.py                             # 1456x1024 JPEG pages, data=folder defaults
     python benchmarks/data_pipeline.py --workers 0 1 2 --batches 50 --step-seconds 19.1 --json out.json
 
 The pages are synthetic manga pages drawn at full scan size and saved as JPEG (quality 90): B/W ones in trainA,
@@ -21,14 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from PIL import Image
 
 import manga_cyclegan.config  # noqa: F401  (the config resolvers)
 from manga_cyclegan.data.synthetic import make_page, render_page
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
 
 def write_pages(root: Path, n: int, height: int, width: int) -> None:
     (root / "trainA").mkdir(parents=True)
@@ -45,7 +42,7 @@ def datamodule(root: Path, workers: int | None, overrides: list[str]):
     args = ["experiment=custom", f"data.root={root}", f"paths.output_dir={root / 'run'}", *overrides]
     if workers is not None:
         args += [f"data.num_workers={workers}", f"data.persistent_workers={workers > 0}"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(config_module="manga_cyclegan.conf", version_base="1.3"):
         cfg = compose("train", overrides=args)
     dm = hydra.utils.instantiate(cfg.data)
     dm.prepare_data()

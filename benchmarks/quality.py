@@ -57,7 +57,7 @@ def machine() -> str:
 
 def commit() -> str:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "manga_cyclegan", "conf"], cwd=REPO,
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "manga_cyclegan"], cwd=REPO,
                            capture_output=True, text=True).stdout.strip()
     return head + ("+dirty" if dirty else "")
 

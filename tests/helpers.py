@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+CONF = REPO / "manga_cyclegan" / "conf"
 
 # A tiny synthetic set and a tiny model: a whole training run takes seconds on 2 cores.
 TINY_DATA = [

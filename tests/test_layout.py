@@ -1,8 +1,10 @@
 """The package's layout: imports point down only (entry points -> flows -> foundations), and none go round in a circle.
 
-Flows: data, train, colorize, predict, evaluate. Foundations: color, io, nets, config. Colorizing and predicting
-never load training or evaluation; the foundations load no flow. The import checks run in fresh interpreters, so
-nothing this test session has imported hides a stray import; the modules are found on disk, so new files are covered.
+Entry points: commands (one module per command) and the `__main__` of `python -m`. Flows: data, train, colorize,
+predict, evaluate. Foundations: color, io, nets, config. Colorizing and predicting (their commands too) never load
+training or evaluation; no flow loads an entry point; the foundations load no flow. The import checks run in
+fresh interpreters, so nothing this test session has imported hides a stray import; the modules are found on disk,
+so new files are covered.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.helpers import REPO
 
 PACKAGE = "manga_cyclegan"
 ROOT = REPO / PACKAGE
+ENTRY = "commands"
 FLOWS = ("data", "train", "colorize", "predict", "evaluate")
 FOUNDATIONS = ("color", "io", "nets", "config")
 
@@ -44,9 +47,12 @@ def modules_of(part: str) -> list[str]:
 
 
 def subpackage(module: str) -> str | None:
-    """`manga_cyclegan.io.pages` -> "io"; None for the top package itself and for anything outside it."""
+    """`manga_cyclegan.io.pages` -> "io"; None for the top package itself and for anything outside it. A `__main__`
+    (`python -m manga_cyclegan.evaluate`) is an entry point: it counts with the commands."""
     parts = module.split(".")
-    return parts[1] if parts[0] == PACKAGE and len(parts) > 1 else None
+    if parts[0] != PACKAGE or len(parts) < 2:
+        return None
+    return ENTRY if parts[-1] == "__main__" else parts[1]
 
 
 # --------------------------------------------------------------------------- importing in a fresh interpreter
@@ -92,9 +98,12 @@ def probe_result(proc: subprocess.Popen) -> dict:
 
 
 CHECKS = {  # check: (the modules imported, the modules they must not load)
-    "colorize": (lambda: modules_of("colorize"), [f"{PACKAGE}.train", f"{PACKAGE}.evaluate"]),
-    "predict": (lambda: modules_of("predict"), [f"{PACKAGE}.train", f"{PACKAGE}.evaluate"]),
-    "foundations": (lambda: [m for part in FOUNDATIONS for m in modules_of(part)], [f"{PACKAGE}.{f}" for f in FLOWS]),
+    "colorize": (lambda: modules_of("colorize"), [f"{PACKAGE}.train", f"{PACKAGE}.evaluate", f"{PACKAGE}.{ENTRY}"]),
+    # with the two colorizing commands (manga-colorize, manga-export)
+    "predict": (lambda: [*modules_of("predict"), f"{PACKAGE}.{ENTRY}.predict", f"{PACKAGE}.{ENTRY}.export"],
+                [f"{PACKAGE}.train", f"{PACKAGE}.evaluate"]),
+    "foundations": (lambda: [m for part in FOUNDATIONS for m in modules_of(part)],
+                    [f"{PACKAGE}.{f}" for f in (*FLOWS, ENTRY)]),
 }
 
 
@@ -119,6 +128,7 @@ def describe(result: dict) -> str:
 @pytest.mark.parametrize("flow", ["colorize", "predict"])
 def test_colorizing_and_predicting_load_neither_training_nor_evaluation(flow, probes):
     assert modules_of(flow), f"no modules found under {PACKAGE}/{flow}/"
+    assert modules_of(ENTRY), f"no modules found under {PACKAGE}/{ENTRY}/"
     result = probe_result(probes[flow])
     assert not result["errors"], result["errors"]
     assert not result["loaded"], f"importing {PACKAGE}.{flow}.* loads what it must not:\n{describe(result)}"
@@ -233,9 +243,12 @@ def test_no_module_level_import_cycle_between_modules():
 
 def test_the_static_imports_point_down_only():
     """What the fresh-interpreter checks see, for imports inside functions too (they run only when called): the
-    foundations import no flow, and colorize and predict neither train nor evaluate."""
-    forbidden = {part: set(FLOWS) for part in FOUNDATIONS}
-    forbidden.update({"colorize": {"train", "evaluate"}, "predict": {"train", "evaluate"}})
+    foundations import no flow, colorize and predict neither train nor evaluate, and nothing below the entry points
+    imports them."""
+    forbidden = {part: {*FLOWS, ENTRY} for part in FOUNDATIONS}
+    forbidden.update({flow: {ENTRY} for flow in FLOWS})
+    forbidden["colorize"] |= {"train", "evaluate"}
+    forbidden["predict"] |= {"train", "evaluate"}
     wrong = []
     for path in package_files():
         source = subpackage(module_name(path))

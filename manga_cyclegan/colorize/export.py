@@ -21,19 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from manga_cyclegan.colorize.colorizer import Colorizer
-from manga_cyclegan.colorize.weights import (
-    METADATA_KEY,
-    colorizer_metadata,
-    load_colorizer,
-    save_colorizer,
-)
-from manga_cyclegan.config.commands import ExportConfig
-from manga_cyclegan.config.errors import config_hint
-from manga_cyclegan.config.schema import arch_overrides, check_config
+from manga_cyclegan.colorize.weights import METADATA_KEY, colorizer_metadata
 from manga_cyclegan.io.atomic import atomic_path
 from manga_cyclegan.nets.padding import pad_to_multiple
 
@@ -111,24 +102,3 @@ def onnx_max_abs_diff(colorizer: Colorizer, path: str | Path, size: tuple[int, i
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (color,) = session.run(["color"], {"page": page.numpy()})
     return float(np.abs(color - expected).max())
-
-
-def export(cfg: DictConfig) -> Path:
-    """Export `cfg.ckpt` in `cfg.format` to `cfg.output` (default: next to the checkpoint); print what was written.
-    An ONNX file that onnxruntime runs differently from PyTorch (beyond ONNX_TOLERANCE) raises RuntimeError."""
-    check_config(cfg, ExportConfig, hint=f"\n{config_hint('export.py')}")
-    colorizer = load_colorizer(cfg.ckpt, arch=arch_overrides(cfg.get("arch")))
-    output = Path(cfg.output) if cfg.output else Path(cfg.ckpt).with_suffix(f".{cfg.format}")
-    if cfg.format == "safetensors":
-        save_colorizer(colorizer, output)
-    else:
-        export_onnx(colorizer, output)
-        diff = onnx_max_abs_diff(colorizer, output)
-        if diff is None:
-            print("onnxruntime is not installed: the ONNX file was not checked against PyTorch")
-        elif diff > ONNX_TOLERANCE:
-            raise RuntimeError(f"{output}: onnxruntime and PyTorch differ by {diff:.2e} > {ONNX_TOLERANCE:g}")
-        else:
-            print(f"onnxruntime vs PyTorch: max abs difference {diff:.2e} (tolerance {ONNX_TOLERANCE:g})")
-    print(f"Wrote {output} ({output.stat().st_size / 1e6:.2f} MB)")
-    return output

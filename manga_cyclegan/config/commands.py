@@ -1,16 +1,20 @@
-"""The schemas of the commands' own configs: conf/predict.yaml, conf/export.yaml, conf/evaluate.yaml, typed, with
-the allowed values. Registered on `import manga_cyclegan.config`, before Hydra composes."""
+"""The schemas of the commands' own configs: conf/train.yaml's top level, conf/predict.yaml, conf/export.yaml and
+conf/evaluate.yaml (the conf/ folder of this package), typed, with the allowed values and one line on each key,
+which the command's --help shows. Registered on `import manga_cyclegan.config`, before Hydra composes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from omegaconf import MISSING
+
 from manga_cyclegan.config.schema import (
     GeneratorArch,
     PageGuards,
     PathsConfig,
     choice,
+    option,
     register,
 )
 from manga_cyclegan.io.outputs import FORMATS as PAGE_FORMATS
@@ -21,60 +25,119 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 EXPORT_FORMATS = ("safetensors", "onnx")
 CONSISTENCY = ("none", "palette")
 
+# Keys several commands share, with their one line.
+CKPT_HELP = "the weights: a training checkpoint (.ckpt), an exported .safetensors, or the reference's *_net_G_A.pth"
+DEVICE_HELP = "auto (a GPU where there is one, else the CPU), cpu, cuda or cuda:N"
+LOG_FOLDER_HELP = "names the log's folder: outputs/<task_name>/runs/<date>/"
+
+
+@dataclass
+class TrainConfig:
+    """Train the colorizer: a CycleGAN on unpaired B/W and color pages (no argument: the demo on a synthetic set).
+
+    The top level of conf/train.yaml, whose values it states; the groups' keys are checked by their own schemas
+    (ModelConfig, DataConfig) while Hydra composes."""
+
+    task_name: str = option(MISSING, "names the run folders: outputs/<task_name>/runs/<date>/")
+    seed: int = option(MISSING, "seeds the weights' initialization and the data's sampling (model.seed, data.seed)")
+    ckpt_path: Optional[str] = option(MISSING, "a checkpoint (last.ckpt) to resume from: optimizers, schedules, "
+                                               "pools and step included")
+    optimized_metric: Optional[str] = option(MISSING, "the logged metric a sweep (-m, hparams_search) optimizes")
+    data: Any = None
+    model: Any = None
+    trainer: Any = None
+    callbacks: Any = None
+    logger: Any = None
+    paths: Any = None  # untyped, as before: `--cfg job --resolve` shows paths.output_dir (null then) without an error
+
 
 @dataclass
 class PredictConfig(PageGuards):
-    task_name: str = "predict"
-    ckpt: str = "???"
-    input: str = "???"
-    output: Optional[str] = None
-    mode: str = choice("flat", MODES)
-    flat_regions: bool = True
-    working_size: Union[int, str] = choice("auto", ("auto", "native"), otherwise="a long side in pixels")
-    tile_pixels: Optional[Union[int, str]] = choice("auto", ("auto",), otherwise="a number of pixels, or null")
-    device: str = "auto"
-    precision: str = choice("auto", ("auto", *PRECISIONS))
-    batch_size: int = 1
-    format: str = choice("same", ("same", *PAGE_FORMATS))
-    quality: int = 95
-    overwrite: bool = False
-    force: bool = False
-    color_threshold: float = 0.05
-    progress: bool = True
-    consistency: str = choice("none", CONSISTENCY)
-    palette_pages: int = 16
+    """Colorize manga pages with a trained colorizer (G_AB): a page, a folder, a glob or .cbz/.zip chapters."""
+
+    task_name: str = option("predict", LOG_FOLDER_HELP)
+    ckpt: str = option("???", CKPT_HELP)
+    input: str = option("???", "a page, a folder (recursive), a glob ('scans/*.jpg'), or .cbz/.zip chapters")
+    output: Optional[str] = option(None, "where the pages go, mirroring the input's paths (null: "
+                                         "outputs/colorized/<the input's name>)")
+    mode: str = choice("flat", MODES, help="flat: flat colors under the page's own ink lines; lines: the model's "
+                                           "colors on the page's own tones; raw: the generator's RGB")
+    flat_regions: bool = option(True, "flat mode: one color per region the ink lines enclose (false: pixel by "
+                                      "pixel, for outlines with gaps)")
+    working_size: Union[int, str] = choice("auto", ("auto", "native"), otherwise="a long side in pixels",
+                                           help="the size the generator runs at (auto: the scale it was trained at; "
+                                                "native: the page's own)")
+    tile_pixels: Optional[Union[int, str]] = choice("auto", ("auto",), otherwise="a number of pixels, or null",
+                                                    help="above this many working pixels, run in tiles: bounded "
+                                                         "memory, slower (auto: where strips would not fit; null: "
+                                                         "never)")
+    device: str = option("auto", DEVICE_HELP)
+    precision: str = choice("auto", ("auto", *PRECISIONS), help="auto: bf16 where the hardware computes in bf16, "
+                                                                "else fp32")
+    batch_size: int = option(1, "pages of the same size colorized together (helps on GPUs)")
+    format: str = choice("same", ("same", *PAGE_FORMATS), help="the output pages' format (same: the input's "
+                                                               "where it is png/jpg/webp, else png)")
+    quality: int = option(95, "JPEG and WebP quality of the output pages")
+    overwrite: bool = option(False, "redo pages whose output exists (false: skip them, so a rerun resumes)")
+    force: bool = option(False, "colorize pages already in color too (false: copy them through)")
+    color_threshold: float = option(0.05, "share of colored pixels above which a page counts as in color")
+    progress: bool = option(True, "show a progress bar")
+    consistency: str = choice("none", CONSISTENCY, help="palette: pull every page's colors halfway toward one "
+                                                        "palette fit on the run's pages")
+    palette_pages: int = option(16, "how many pages the palette is fit on (consistency=palette)")
     arch: GeneratorArch = field(default_factory=GeneratorArch)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
-
-
 @dataclass
 class ExportConfig:
-    """conf/export.yaml's schema."""
+    """Export the colorizer G_AB alone: for sharing (safetensors) or for runtimes without PyTorch (onnx)."""
 
-    ckpt: str = "???"
-    format: str = choice("safetensors", EXPORT_FORMATS)
-    output: Optional[str] = None
+    ckpt: str = option("???", CKPT_HELP)
+    format: str = choice("safetensors", EXPORT_FORMATS, help="safetensors: the tensors with their architecture; "
+                                                             "onnx: needs the `onnx` extra")
+    output: Optional[str] = option(None, "the file to write (null: next to the checkpoint, with the format's "
+                                         "suffix)")
     arch: GeneratorArch = field(default_factory=GeneratorArch)
 
 
 @dataclass
 class EvaluateConfig:
-    task_name: str = "evaluate"
-    ckpt: str = "???"
-    json: Optional[str] = None
-    sheet: Optional[str] = None
-    sheet_pages: int = 8
-    device: str = "auto"
-    precision: str = choice("fp32", PRECISIONS)
-    baseline_fit_pages: int = 64
-    seed: int = 0
+    """Score a trained colorizer on a test set, with the baselines (gray copy, tone lookup) beside it."""
+
+    task_name: str = option("evaluate", LOG_FOLDER_HELP)
+    ckpt: str = option("???", CKPT_HELP)
+    json: Optional[str] = option(None, "also write the table as JSON here")
+    sheet: Optional[str] = option(None, "a contact sheet PNG, a row per page (null: beside the JSON, if any)")
+    sheet_pages: int = option(8, "how many pages (rows) the contact sheet shows")
+    device: str = option("auto", DEVICE_HELP)
+    precision: str = choice("fp32", PRECISIONS, help="the precision the generator runs in")
+    baseline_fit_pages: int = option(64, "color training pages the tone-lookup baseline learns from")
+    seed: int = option(0, "seeds the data's sampling (data.seed)")
     data: Any = None
     arch: GeneratorArch = field(default_factory=GeneratorArch)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
+register("train_schema", TrainConfig)
 register("predict_schema", PredictConfig)
 register("export_schema", ExportConfig)
 register("evaluate_schema", EvaluateConfig)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: the schema of its config (conf/<name>.yaml), the console script pyproject.toml installs for
+    it, and how it runs from a checkout (`python <script>`)."""
+
+    schema: type
+    console: str
+    script: str
+
+
+COMMANDS = {  # by config name
+    "train": Command(TrainConfig, "manga-train", "train.py"),
+    "predict": Command(PredictConfig, "manga-colorize", "predict.py"),
+    "evaluate": Command(EvaluateConfig, "manga-evaluate", "-m manga_cyclegan.evaluate"),
+    "export": Command(ExportConfig, "manga-export", "export.py"),
+}

@@ -23,8 +23,18 @@ class ReportedExit(SystemExit):
 
 
 def config_hint(script: str) -> str:
-    return (f"Hint: `python {script} --help` lists the config groups and their options; "
-            f"`python {script} --cfg job [overrides]` prints the composed config with every key and value.")
+    """`script` as run from a checkout ("predict.py", "-m manga_cyclegan.evaluate"); the hint names the console
+    command instead where that is what the user typed."""
+    command = invoked_as(script)
+    return (f"Hint: `{command} --help` lists the command's options and config groups; "
+            f"`{command} --cfg job [overrides]` prints the composed config with every key and value.")
+
+
+def invoked_as(script: str) -> str:
+    """How the user started this command: a console script pyproject.toml installs (all named manga-*), or python
+    with `script`."""
+    name = Path(sys.argv[0]).name
+    return name if name.startswith("manga-") else f"python {script}"
 
 
 def cannot_write_message(path: Path, err: OSError) -> str:

@@ -22,10 +22,15 @@ from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS
 from manga_cyclegan.nets.generator import GeneratorSpec
 
 
-def choice(default: Any, choices: tuple, otherwise: str | None = None) -> Any:
+def choice(default: Any, choices: tuple, otherwise: str | None = None, help: str = "") -> Any:
     """A field whose value must be one of `choices`; `otherwise` names what else is accepted (e.g. "a number of
-    pixels" for a field typed `int | str`, where only the strings are choices)."""
-    return field(default=default, metadata={"choices": tuple(choices), "otherwise": otherwise})
+    pixels" for a field typed `int | str`, where only the strings are choices); `help` as in `option`."""
+    return field(default=default, metadata={"choices": tuple(choices), "otherwise": otherwise, "help": help})
+
+
+def option(default: Any, help: str) -> Any:
+    """A field with one line saying what it does: the command's --help shows it (manga_cyclegan.config.help)."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass

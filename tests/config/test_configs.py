@@ -1,4 +1,4 @@
-"""Every config in conf/ composes, and the runnable ones run (fast_dev_run / debug) on tiny data."""
+"""Every config in manga_cyclegan/conf/ composes, and the runnable ones run (fast_dev_run / debug) on tiny data."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from omegaconf import OmegaConf, open_dict
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.train.run import train
-from tests.helpers import REPO, compose_train, run_script
+from tests.helpers import CONF, compose_train, run_script
 
-CONF = REPO / "conf"
 TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml", "export.yaml"}
 
 
@@ -21,7 +20,7 @@ def group_options() -> list[tuple[str, str]]:
     options = []
     for path in sorted(CONF.rglob("*.yaml")):
         rel = path.relative_to(CONF)
-        if rel.parts[0] == "local" or str(rel) in TOP_LEVEL:
+        if str(rel) in TOP_LEVEL:
             continue
         options.append(("/".join(rel.parts[:-1]), path.stem))
     return options
@@ -201,11 +200,12 @@ def test_commands_stop_on_a_wrong_config_with_exit_2_before_loading_the_model(sc
     ("train", ["model.norm=bogus"], "model.norm='bogus' is not allowed: use one of instance, batch, none"),
     ("train", ["model.nonfinite=ignore"], "model.nonfinite='ignore' is not allowed: use one of stop, skip"),
     ("train", ["data.crop_size=big"], "data.crop_size"),
+    ("train", ["seed=abc"], "seed"),
 ], ids=["consistency", "format", "mode", "tile_pixels", "arch_norm", "export_format", "export_missing",
         "evaluate_missing", "data_type", "guard_type", "unknown_key", "model_choice", "model_nonfinite",
-        "train_data_type"])
+        "train_data_type", "train_seed_type"])
 def test_each_command_schema_names_the_wrong_key(config, args, named, tmp_path):
-    """The schemas of conf/predict.yaml, export.yaml and evaluate.yaml, in process: a value outside its choices or
+    """The schemas of conf/train.yaml, predict.yaml, export.yaml and evaluate.yaml, in process: a value outside its choices or
     a missing one fails check_config, a wrong type or an unknown key fails composition, naming the key."""
     from hydra.errors import ConfigCompositionException
     from omegaconf.errors import OmegaConfBaseException
