@@ -45,9 +45,10 @@ from manga_cyclegan.io.pages import (
     ARCHIVE_EXTENSIONS,
     PageReadError,
     PageRef,
+    is_inside,
 )
 from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
-from manga_cyclegan.predict.sources import default_output, is_inside, resolve_inputs
+from manga_cyclegan.predict.sources import default_output, resolve_inputs
 
 STATES = ("colorized", "color", "existing", "failed")
 

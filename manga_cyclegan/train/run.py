@@ -24,6 +24,7 @@ from manga_cyclegan.config.errors import RunError, cannot_write_message, config_
 from manga_cyclegan.config.groups import DataConfig, ModelConfig
 from manga_cyclegan.config.precision import emulated_bf16_warning
 from manga_cyclegan.config.schema import check_config as check_schema
+from manga_cyclegan.io.pages import is_inside
 
 # Lightning (and with it the model and the data) takes seconds to import: it is imported where it is used,
 # so that train.py reports a config error as soon as Hydra finds it.
@@ -140,17 +141,10 @@ def check_writable(folder: Path) -> None:
 
 def output_folder_problem(err: OSError, folders: list[Path]) -> RunError | None:
     """The RunError for `err` if it concerns one of `folders` (named: the innermost one), else None."""
-    concerned = [f for f in folders if is_under(err.filename, f)]
+    concerned = [f for f in folders if is_inside(err.filename, f)]
     if not concerned:
         return None
     return RunError(cannot_write_message(max(concerned, key=lambda f: len(f.parts)), err))
-
-
-def is_under(filename, folder: Path) -> bool:
-    if not filename:
-        return False
-    path, folder = Path(os.fsdecode(filename)).absolute(), folder.absolute()
-    return path == folder or folder in path.parents
 
 
 # ---- reporting errors ------------------------------------------------------------------------------------
