@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from manga_cyclegan.color import (
+    checked_page,
     ink_mask,
     lab_to_rgb,
     local_tone,
@@ -26,25 +27,9 @@ from manga_cyclegan.color import (
 
 __all__ = ["gray_copy", "ToneLookup"]
 
-def _bw(x: Any) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim != 2 or a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HxW B/W page, got {a.dtype} {a.shape}")
-    return a
-
-
-def _color(x: Any) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HxWx3 RGB page, got {a.dtype} {a.shape}")
-    return a
-
-
 def gray_copy(bw: Any) -> np.ndarray:
     """The B/W page replicated to 3 channels: ``uint8 HxW → uint8 HxWx3``."""
-    a = _bw(bw)
+    a = checked_page(bw, 1, "B/W page")
     return np.repeat(a[..., None], 3, axis=-1)
 
 
@@ -151,7 +136,7 @@ class ToneLookup:
         calib_tol = 6.0 if flat_tol is None else float(flat_tol)
         n_pages = 0
         for page in color_pages:
-            rgb = _color(page)
+            rgb = checked_page(page, 3, "color page")
             luma = luma_float(rgb)
             tone = local_tone(luma, self.blur, self.blur_mode).ravel()
             luma_hist += self._flat_tone_hist(tone.reshape(luma.shape), calib_tol)
@@ -195,7 +180,7 @@ class ToneLookup:
         if bw_pages is not None:
             bw_hist = np.zeros_like(luma_hist)
             for page in bw_pages:
-                t = local_tone(_bw(page), self.blur, self.blur_mode)
+                t = local_tone(checked_page(page, 1, "B/W page"), self.blur, self.blur_mode)
                 bw_hist += self._flat_tone_hist(t, calib_tol)
             if bw_hist.sum() > 0:
                 q = np.linspace(0.0, 1.0, 1025)
@@ -265,7 +250,7 @@ class ToneLookup:
 
     def tone_of(self, bw: Any) -> np.ndarray:
         """Local tone of a B/W page as used by :meth:`apply` (after calibration), float32 0..255."""
-        t = local_tone(_bw(bw), self.blur, self.blur_mode)
+        t = local_tone(checked_page(bw, 1, "B/W page"), self.blur, self.blur_mode)
         if self.calib_x is not None and self.calib_y is not None:
             t = np.interp(t, self.calib_x, self.calib_y).astype(np.float32)
         return t
@@ -274,7 +259,7 @@ class ToneLookup:
         """Colorize one B/W page: ``uint8 HxW → uint8 HxWx3``."""
         if self._lut is None:
             raise RuntimeError("ToneLookup.apply called before fit/load")
-        a = _bw(bw)
+        a = checked_page(bw, 1, "B/W page")
         t = self.tone_of(a)
         idx = np.clip(np.rint(t * ((self.LUT_SIZE - 1) / 255.0)).astype(np.int64), 0, self.LUT_SIZE - 1)
         out = self._lut[idx]

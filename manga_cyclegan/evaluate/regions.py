@@ -15,11 +15,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
-from manga_cyclegan.color import ciede2000, rgb_to_lab
+from manga_cyclegan.color import checked_page, ciede2000, rgb_to_lab
 from manga_cyclegan.evaluate.inputs import (
     gray_pages,
     label_map,
-    rgb_page,
     rgb_pages,
     same_length,
 )
@@ -93,7 +92,7 @@ def region_mean_colors(preds: Any, labels: Any, part_ids: Sequence[int], min_reg
     """
     P, L = rgb_pages(preds), gray_pages(labels)
     same_length(("preds", P), ("labels", L))
-    labs = (rgb_to_lab(rgb_page(p, "pred")) for p in P)
+    labs = (rgb_to_lab(checked_page(p, 3, "pred", convert=True)) for p in P)
     return region_stats(labs, L, [int(c) for c in part_ids], min_region_px)
 
 

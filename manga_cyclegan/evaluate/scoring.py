@@ -12,12 +12,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from manga_cyclegan.color import ciede2000, ink_mask, rgb_to_lab
+from manga_cyclegan.color import checked_page, ciede2000, ink_mask, rgb_to_lab
 from manga_cyclegan.evaluate.ink import ink_fidelity, ink_of
 from manga_cyclegan.evaluate.inputs import (
-    gray_page,
     gray_pages,
-    rgb_page,
     rgb_pages,
     same_length,
     same_size,
@@ -67,8 +65,8 @@ def evaluate_paired(
 
     ps, ss, de, cf, labs = [], [], [], [], []
     for i in range(n):
-        p, t = rgb_page(P[i], "pred"), rgb_page(T[i], "truth")
-        b = gray_page(B[i], "bw")
+        p, t = checked_page(P[i], 3, "pred", convert=True), checked_page(T[i], 3, "truth", convert=True)
+        b = checked_page(B[i], 1, "bw", convert=True)
         if p.shape != t.shape:
             raise ValueError(f"page {i}: pred {p.shape} and truth {t.shape} differ")
         same_size(p, b, f"page {i} bw")
