@@ -11,8 +11,8 @@ import hydra
 from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (registers the config resolvers and schemas)
-from manga_cyclegan.config.errors import startup_errors_explained
-from manga_cyclegan.train.run import errors_reported_in_one_line, train
+from manga_cyclegan.config.errors import errors_reported_in_one_line, startup_errors_explained
+from manga_cyclegan.train.run import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

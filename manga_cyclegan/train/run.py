@@ -8,18 +8,14 @@ data/config.py).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import typing
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from manga_cyclegan.config import errors as config_errors
 from manga_cyclegan.config.errors import RunError, cannot_write_message, config_hint
 from manga_cyclegan.config.groups import DataConfig, ModelConfig
 from manga_cyclegan.config.precision import emulated_bf16_warning
@@ -145,15 +141,3 @@ def output_folder_problem(err: OSError, folders: list[Path]) -> RunError | None:
     if not concerned:
         return None
     return RunError(cannot_write_message(max(concerned, key=lambda f: len(f.parts)), err))
-
-
-# ---- reporting errors ------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def errors_reported_in_one_line():
-    """Inside the task: a RunError or NonFiniteLossError ends a single run with its message (printed once, by
-    rank 0) instead of a traceback. In sweeps it propagates, so that Hydra/Optuna fail just that job."""
-    from manga_cyclegan.train.nonfinite import NonFiniteLossError
-
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    with config_errors.errors_reported_in_one_line((NonFiniteLossError,), multirun=multirun):
-        yield
