@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from manga_cyclegan.color import luma
+from manga_cyclegan.colorize.color_detect import is_color_page
 from manga_cyclegan.colorize.colorizer import (
     Colorizer,
     InferenceSettings,
@@ -39,7 +40,6 @@ from manga_cyclegan.config.commands import PredictConfig
 from manga_cyclegan.config.errors import config_hint
 from manga_cyclegan.config.precision import emulated_bf16_warning, resolve_precision
 from manga_cyclegan.config.schema import PageGuards, arch_overrides, check_config
-from manga_cyclegan.data.color_detect import is_color_page
 from manga_cyclegan.io.decode import read_page
 from manga_cyclegan.io.pages import (
     ARCHIVE_EXTENSIONS,
