@@ -174,7 +174,7 @@ def bootstrap_deltas(pages, preds_by_row, meta, n: int, seed: int = 0) -> dict[s
             sub = {key: value[pick] for key, value in stats.items()}
             out.append([
                 regions.consistency_of(sub),
-                regions.character_report(sub, palette, part_ids, shade)["accuracy"],
+                regions.character_accuracy(sub, palette, part_ids, shade),
                 page_de[draw].mean(),
                 page_cf[draw].mean(),
             ])

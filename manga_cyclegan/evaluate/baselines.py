@@ -10,8 +10,6 @@ Both take/return numpy ``uint8`` pages (``HxW`` in, ``HxWx3`` RGB out).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -244,10 +242,6 @@ class ToneLookup:
         self._lut = lab_to_rgb(lab, as_uint8=True)  # (LUT_SIZE, 3)
 
     # ---------------------------------------------------------------- apply
-    @property
-    def fitted(self) -> bool:
-        return self._lut is not None
-
     def tone_of(self, bw: Any) -> np.ndarray:
         """Local tone of a B/W page as used by :meth:`apply` (after calibration), float32 0..255."""
         t = local_tone(checked_page(bw, 1, "B/W page"), self.blur, self.blur_mode)
@@ -258,7 +252,7 @@ class ToneLookup:
     def apply(self, bw: Any) -> np.ndarray:
         """Colorize one B/W page: ``uint8 HxW → uint8 HxWx3``."""
         if self._lut is None:
-            raise RuntimeError("ToneLookup.apply called before fit/load")
+            raise RuntimeError("ToneLookup.apply called before fit")
         a = checked_page(bw, 1, "B/W page")
         t = self.tone_of(a)
         idx = np.clip(np.rint(t * ((self.LUT_SIZE - 1) / 255.0)).astype(np.int64), 0, self.LUT_SIZE - 1)
@@ -270,54 +264,3 @@ class ToneLookup:
         return out
 
     __call__ = apply
-
-    # ------------------------------------------------------------ save/load
-    def state_dict(self) -> dict[str, Any]:
-        if self.bin_lab is None:
-            raise RuntimeError("ToneLookup not fitted")
-        return {
-            "bins": self.bins,
-            "blur": self.blur,
-            "blur_mode": self.blur_mode,
-            "fill_radius": self.fill_radius,
-            "statistic": self.statistic,
-            "ink_threshold": self.ink_threshold,
-            "ink_sigma": self.ink_sigma,
-            "ink_size": self.ink_size,
-            "ink_ratio": self.ink_ratio,
-            "ink_min_background": self.ink_min_background,
-            "bin_tone": self.bin_tone.tolist(),
-            "bin_lab": self.bin_lab.tolist(),
-            "bin_count": self.bin_count.tolist(),
-            "calib_x": None if self.calib_x is None else self.calib_x.tolist(),
-            "calib_y": None if self.calib_y is None else self.calib_y.tolist(),
-        }
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> "ToneLookup":
-        obj = cls(
-            state["ink_threshold"],
-            state["ink_sigma"],
-            state["ink_size"],
-            state["ink_ratio"],
-            state["ink_min_background"],
-        )
-        obj.bins, obj.blur, obj.blur_mode = int(state["bins"]), int(state["blur"]), str(state["blur_mode"])
-        obj.fill_radius = int(state.get("fill_radius", 2))
-        obj.statistic = str(state.get("statistic", "mean"))
-        obj.bin_tone = np.asarray(state["bin_tone"], np.float64)
-        obj.bin_lab = np.asarray(state["bin_lab"], np.float64)
-        obj.bin_count = np.asarray(state["bin_count"], np.int64)
-        cx, cy = state.get("calib_x"), state.get("calib_y")
-        obj.calib_x = None if cx is None else np.asarray(cx, np.float64)
-        obj.calib_y = None if cy is None else np.asarray(cy, np.float64)
-        obj._build_lut()
-        return obj
-
-    def save(self, path: str | Path) -> None:
-        """Save as JSON."""
-        Path(path).write_text(json.dumps(self.state_dict()))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ToneLookup":
-        return cls.from_state_dict(json.loads(Path(path).read_text()))

@@ -27,7 +27,7 @@ from manga_cyclegan.evaluate.metrics import (
     ssim,
 )
 from manga_cyclegan.evaluate.regions import (
-    character_report,
+    character_accuracy,
     consistency_of,
     palette_from_meta,
     region_stats,
@@ -51,7 +51,7 @@ def evaluate_paired(
     averages over character-part classes. ``meta`` supplies
     ``character_parts`` and ``palette`` (see :func:`palette_from_meta`), and
     optionally ``shade_factor`` (used when the argument is None; see
-    :func:`manga_cyclegan.evaluate.regions.character_color_accuracy`). ``ink_f1`` is :func:`ink_fidelity`
+    :func:`manga_cyclegan.evaluate.regions.character_accuracy`). ``ink_f1`` is :func:`ink_fidelity`
     against the truth's ink.
     """
     P, T = rgb_pages(preds), rgb_pages(truths)
@@ -82,7 +82,7 @@ def evaluate_paired(
         "psnr": float(np.mean(ps)),
         "ssim": float(np.mean(ss)),
         "ciede2000": float(np.mean(de)),
-        "char_color_acc": character_report(stats, palette, part_ids, shade_factor)["accuracy"],
+        "char_color_acc": character_accuracy(stats, palette, part_ids, shade_factor),
         "consistency": consistency_of(stats),
         "ink_f1": ink_fidelity(P, [ink_of(t) for t in T]),
         "colorfulness": float(np.mean(cf)),
