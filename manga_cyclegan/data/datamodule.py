@@ -195,13 +195,6 @@ class UnpairedDataModule(pl.LightningDataModule):
         if self.val_dataset is None:
             self._setup_val()
 
-    def set_epoch(self, epoch: int) -> None:
-        """For loops without Lightning: select the epoch of the training pairing."""
-        if self._train_sampler is not None:
-            self._train_sampler.set_epoch(epoch)
-        if self.train_dataset is not None:
-            self.train_dataset.set_epoch(epoch)
-
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             self.setup("fit")
@@ -241,9 +234,6 @@ class UnpairedDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and workers > 0,
         )
-
-    def test_dataloader(self) -> DataLoader | list:
-        return self.val_dataloader()
 
     def color_references(self, max_pages: int = 16) -> list[np.ndarray]:
         """Up to ``max_pages`` colour pages (uint8 HxWx3) for unpaired metrics: pages of
