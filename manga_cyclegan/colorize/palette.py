@@ -2,7 +2,7 @@
 
 A post-processor over the generator's working-size RGB outputs of one chapter; it knows nothing of the model
 and never sees a ground truth. It only moves chroma (Cr, Cb of YCbCr, the channels that `transfer_chroma`
-puts on the page's own luma), so the default "lines" output keeps the page's gray wherever the color fits.
+puts on the page's own luma), so the "lines" output keeps the page's gray wherever the color fits.
 
 `ChapterPalette.fit` clusters the chroma of all pages of the run with k-means (K centers c_k). `apply` then
 moves each page's chroma v (relative to neutral gray) by one of these modes, with strength alpha:

@@ -2,8 +2,7 @@
 
 Problems the user can fix (a value outside its choices, no data, an output folder that cannot be written, a NaN
 loss) end a single run with one message and no traceback; config values and folders are checked before any
-work starts (keys and types already while Hydra composes, against the schemas in train/config.py and
-data/config.py).
+work starts (keys and types already while Hydra composes, against the schemas in config/groups.py).
 """
 
 from __future__ import annotations
