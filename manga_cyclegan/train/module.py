@@ -34,8 +34,9 @@ Discriminators: 70x70 PatchGANs; `spectral_norm_d` normalizes their convolutions
 
 Around the steps, small helpers keep what is not the paper out of this file: a non-finite loss guard before each
 phase's backward (`train/nonfinite.py`; a generator-phase failure skips the whole step, pools included, a
-discriminator-phase one the D update), dropout's own random generator (`train/step_rng.py`), and validation
-scoring with the evaluation metrics (`train/validation.py`).
+discriminator-phase one the D update) and validation scoring with the evaluation metrics (`train/validation.py`).
+Nothing in a step draws from torch's global generator, so resuming is exact without saving it; `dropout` (no config
+uses it) would draw from it, and a resumed run with dropout does not draw as the first run did.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ from manga_cyclegan.train.losses import (
     identity_loss,
 )
 from manga_cyclegan.train.nonfinite import NonFiniteGuard
-from manga_cyclegan.train.step_rng import StepRNG
 from manga_cyclegan.train.validation import ValidationScores
 
 CHANNELS_A, CHANNELS_B = 1, 3
@@ -119,7 +119,6 @@ class CycleGAN(pl.LightningModule):
         self.pool_A = ImagePool(pool_size, seed=seed)
         self.pool_B = ImagePool(pool_size, seed=seed + 1)
         self.nonfinite = NonFiniteGuard(nonfinite, max_nonfinite_skips)
-        self.step_rng = StepRNG()  # dropout's generator, kept apart and checkpointed
         self.val_scores = ValidationScores()
 
     # ---- the colorizer -------------------------------------------------------------------------------------
@@ -238,11 +237,10 @@ class CycleGAN(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.val_scores.finish(self, self.hparams.val_samples)
 
-    # ---- checkpoints: the pools and the RNG are training state too ------------------------------------------
+    # ---- checkpoints: the pools and the skip counts are training state too ------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
         checkpoint["nonfinite_skips"] = self.nonfinite.state_dict()
-        checkpoint["rng"] = self.step_rng.states(self)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         pools = checkpoint.get("image_pools")
@@ -250,16 +248,7 @@ class CycleGAN(pl.LightningModule):
             self.pool_A.load_state_dict(pools["A"], self.device)
             self.pool_B.load_state_dict(pools["B"], self.device)
         self.nonfinite.load_state_dict(checkpoint.get("nonfinite_skips", {}))
-        self.step_rng.load(checkpoint.get("rng"))  # taken up in on_train_start, where the rank is known
-
-    def on_train_start(self) -> None:
-        self.step_rng.restore(self.trainer.world_size, self.global_rank)
-
-    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
-        self.step_rng.enter_step(self.device)
-
-    def on_train_batch_end(self, outputs, batch: dict, batch_idx: int) -> None:
-        self.step_rng.leave_step(self.device)
+        # Checkpoints of earlier versions also hold "rng", a dropout generator no longer kept: it is ignored.
 
     # ---- logging --------------------------------------------------------------------------------------------
     @torch.no_grad()
