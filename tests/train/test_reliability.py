@@ -28,7 +28,7 @@ from manga_cyclegan.train.nonfinite import NonFiniteLossError
 from manga_cyclegan.train.run import train as train_from_config
 from tests.helpers import REPO, compose_train, run_script
 
-HERE = "tests.test_reliability_training"
+HERE = __name__  # "tests.train.test_reliability": train.py instantiates the injectors from here
 BATCHES = 6  # per epoch on the tiny set: max(#trainA, #trainB); two optimizer steps (global steps) each
 
 
