@@ -8,7 +8,8 @@
 
 The 24 pages of the synthetic test set are one chapter. They are built as `python -m manga_cyclegan.evaluate`
 builds them (manga_cyclegan/conf/evaluate.yaml composed with Hydra, the datamodule's validation pages), colorized in "raw" mode,
-and scored with the evaluation's `score_pages`. Rows: "model" is the default output, transfer_chroma(page, raw);
+and scored with the evaluation's `score_pages`. Rows: "model" is predict's `mode=lines` output (the default before
+"flat"), transfer_chroma(page, raw);
 "model + MODE K=k a=alpha" fits a ChapterPalette on the 24 raw outputs (never the truth), applies it to each raw
 output, then transfer_chroma. "region" is not a mode of the product but this benchmark's own variant (`region_pull`):
 the regions of flat screentone in the B/W page, each moved as a whole toward the center nearest its mean chroma.
@@ -174,7 +175,7 @@ def bootstrap_deltas(pages, preds_by_row, meta, n: int, seed: int = 0) -> dict[s
             sub = {key: value[pick] for key, value in stats.items()}
             out.append([
                 regions.consistency_of(sub),
-                regions.character_report(sub, palette, part_ids, shade)["accuracy"],
+                regions.character_accuracy(sub, palette, part_ids, shade),
                 page_de[draw].mean(),
                 page_cf[draw].mean(),
             ])

@@ -8,9 +8,10 @@ Parts:
 - falloff: the effective receptive field: the generator on one window of a page (untiled statistics), the largest
   error of the window's pixels at least d pixels from its cut edges, for a range of d.
 - error: B/W test pages of the synthetic set (256x320, --page-size), tiled with small tiles to stand in for large
-  pages; every
-  norm-statistics method x blend x tile/overlap, error of the tiled output against the untiled forward in 0..255
-  units (mean and max over pixels and channels), and the seconds of the statistics passes.
+  pages; every norm-statistics method x blend x tile/overlap, error of the tiled output against the untiled
+  forward in 0..255 units (mean and max over pixels and channels), and the seconds of the statistics passes.
+  The colorizer keeps "exact" statistics and the "crop" blend (manga_cyclegan/colorize/tiling.py); the others it
+  was compared with (below) live only here.
 - large: a 1456x1024 synthetic page drawn at that size through the full-size generator, tile 512: error and seconds.
 - memory: the same page, each setting in a fresh subprocess: peak RSS growth (ru_maxrss after the run minus after
   loading model and page) and median seconds, untiled vs tiled, fp32 and bf16 autocast.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import statistics
 import subprocess
@@ -31,42 +33,133 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from manga_cyclegan.color import from_uint8
 from manga_cyclegan.colorize.colorizer import autocast
 from manga_cyclegan.colorize.norm_stats import (
     NormStatistics,
     fixed_statistics,
+    gather_statistics,
+    image_norms,
     record_statistics,
 )
 from manga_cyclegan.colorize.tiling import (
-    BLENDS,
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
-    METHODS,
+    TileAxis,
     generate_tiled,
     tile_axes,
+    tile_pieces,
     tiled_statistics,
 )
 from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.data.synthetic import make_page, render_page
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.nets.padding import pad_to_multiple
+from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT: Path | None = None  # --demo-ckpt
 TEST_SIZE = (256, 320)  # --page-size: the synthetic set's test pages
 LARGE_SIZE = (1456, 1024)  # --large-size
-# Statistics methods compared: the module's own and the oracle.
 PARTS = ("falloff", "error", "large", "memory")
+# Norm-statistics methods and blends compared: the colorizer's ("exact", "crop") and the ones it was chosen over.
+METHODS = ("exact", "pooled", "downscaled", "tile")
 STAT_METHODS = (*METHODS, "oracle")
+BLENDS = ("crop", "linear", "cosine")
 
 
+# ---- the statistics and blends the colorizer's tiling was compared with ---------------------------------------
 def statistics_for(model, x: torch.Tensor, method: str, tile: int, overlap: int) -> NormStatistics:
-    """The module's methods, and "oracle": the statistics recorded on the untiled forward (the test-only path)."""
+    """Instance-norm statistics of the page for a tiled run.
+
+    - "exact": the colorizer's (`tiled_statistics`): those of the untiled forward, one partial tiled pass per norm
+      layer.
+    - "pooled": one tiled pass in which each tile normalizes with its own statistics while every layer's input is
+      measured over the whole page. Shared by all tiles, so seamless, but not the untiled output.
+    - "downscaled": one untiled pass on the page shrunk to a tile's area. Cheapest, and furthest off.
+    - "tile": none; each tile normalizes with its own statistics (naive: seams).
+    - "oracle": the statistics recorded on the untiled forward.
+    """
     if method == "oracle":
         return record_statistics(model, pad_to_multiple(x))
-    return tiled_statistics(model, x, tile, overlap, method)
+    if method == "exact":
+        return tiled_statistics(model, x, tile, overlap)
+    if not image_norms(model) or method == "tile":
+        return {}
+    if method == "downscaled":
+        return record_statistics(model, downscale_to(x, tile * tile))
+    padded = pad_to_multiple(x)
+    return gather_statistics(model, tile_pieces(padded, *tile_axes(padded, tile, overlap)), {})
+
+
+def downscale_to(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
+    """Area-shrink `x` so that H*W <= max_pixels (screentone averages to its tone); unchanged if it fits."""
+    h, w = x.shape[-2:]
+    if h * w <= max_pixels:
+        return x
+    scale = math.sqrt(max_pixels / (h * w))
+    size = (max(1, math.floor(h * scale)), max(1, math.floor(w * scale)))
+    return F.interpolate(x.float(), size=size, mode="area").to(x.dtype)
+
+
+def ramp(n: int, blend: str) -> torch.Tensor:
+    """Rising weights over n pixels, sampled at pixel centres: r(t) + r(n - 1 - t) = 1 for both shapes."""
+    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return t if blend == "linear" else 0.5 - 0.5 * torch.cos(math.pi * t)
+
+
+def blend_weights(axis: TileAxis, i: int, blend: str) -> torch.Tensor:
+    """1-D blend weight of tile i over its `size` pixels (before normalization by the sum over tiles)."""
+    w = torch.ones(axis.size, dtype=torch.float64)
+    start = axis.starts[i]
+    if i > 0:  # ramp up over the overlap with the previous tile
+        a = axis.starts[i - 1] + axis.size - start
+        w[:a] *= ramp(a, blend)
+    if i + 1 < len(axis.starts):  # ramp down over the overlap with the next tile
+        b = start + axis.size - axis.starts[i + 1]
+        w[axis.size - b :] *= ramp(b, blend).flip(0)
+    return w
+
+
+def weight_sum(axis: TileAxis, blend: str) -> torch.Tensor:
+    total = torch.zeros(axis.length, dtype=torch.float64)
+    for i, s in enumerate(axis.starts):
+        total[s : s + axis.size] += blend_weights(axis, i, blend)
+    return total
+
+
+@torch.no_grad()
+def generate_blended(model, x: torch.Tensor, tile: int, overlap: int, blend: str,
+                     stats: NormStatistics) -> torch.Tensor:
+    """`generate_tiled` with the tiles blended: "crop" is the colorizer's (each pixel from the one tile whose core
+    holds it); "linear" and "cosine" feather, ramping each tile's weight across the whole overlap."""
+    padded = pad_to_multiple(x, SIZE_MULTIPLE)
+    if blend == "crop" or (padded.shape[-2] <= tile and padded.shape[-1] <= tile):
+        return generate_tiled(model, x, tile, overlap, stats=stats)
+    h, w = x.shape[-2:]
+    rows, cols = tile_axes(padded, tile, overlap)
+    out: torch.Tensor | None = None
+    row_weights = [blend_weights(rows, i, blend).to(x.device, torch.float32) for i in range(len(rows.starts))]
+    col_weights = [blend_weights(cols, j, blend).to(x.device, torch.float32) for j in range(len(cols.starts))]
+    with fixed_statistics(model, stats):
+        for i in range(len(rows.starts)):
+            for j in range(len(cols.starts)):
+                y0, x0 = rows.starts[i], cols.starts[j]
+                y = model(padded[..., y0 : y0 + rows.size, x0 : x0 + cols.size])
+                if out is None:
+                    out = torch.zeros((x.shape[0], y.shape[1], h, w), dtype=torch.float32, device=x.device)
+                b, d = min(y0 + rows.size, h) - y0, min(x0 + cols.size, w) - x0
+                if b > 0 and d > 0:
+                    weight = row_weights[i][:b, None] * col_weights[j][None, :d]
+                    out[..., y0 : y0 + b, x0 : x0 + d].addcmul_(y[..., :b, :d].float(), weight)
+    # weights are separable, so their sum over tiles is the outer product of the 1-D sums
+    out.div_(weight_sum(rows, blend)[:h, None].to(out.device, torch.float32))
+    out.div_(weight_sum(cols, blend)[None, :w].to(out.device, torch.float32))
+    return out
+
+
+# ---- the parts -------------------------------------------------------------------------------------------------
 
 
 def load_model(name: str) -> torch.nn.Module:
@@ -123,7 +216,7 @@ def error_part(args) -> list[dict]:
                         stats_s = time.perf_counter() - start
                         for blend in args.blends if method in args.blend_methods else ["crop"]:
                             start = time.perf_counter()
-                            y = generate_tiled(model, x, tile, overlap, blend=blend, stats=stats)
+                            y = generate_blended(model, x, tile, overlap, blend, stats)
                             tiles_s = time.perf_counter() - start
                             (mean, worst), (seam, step) = errors(y, ref), seam_error(y, ref, tile, overlap)
                             rows.append({
@@ -235,7 +328,7 @@ def child(setting: dict) -> dict:
                 start = time.perf_counter()
                 if setting["tile"]:
                     tile, overlap = setting["tile"], setting["overlap"]
-                    stats = tiled_statistics(model, x, tile, overlap, setting["stats"])
+                    stats = statistics_for(model, x, setting["stats"], tile, overlap)
                     stats_s.append(time.perf_counter() - start)
                     start = time.perf_counter()
                     y = generate_tiled(model, x, tile, overlap, stats=stats)

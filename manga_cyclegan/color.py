@@ -22,6 +22,46 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 INK_LUMA = 64
 
 
+# ---- the form of a page ---------------------------------------------------------------------------------------
+
+def as_uint8(x: Any, name: str = "image") -> np.ndarray:
+    """`x` as uint8 0..255: bool -> 0/255, floats in [0, 1] scaled (round(x * 255)), integers in [0, 255] kept;
+    anything else refused (convert [-1, 1] network outputs yourself)."""
+    a = np.asarray(x)
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    if np.issubdtype(a.dtype, np.floating):
+        if a.size and (np.nanmin(a) < -1e-6 or np.nanmax(a) > 1 + 1e-6):
+            raise ValueError(
+                f"{name}: float images must be in [0, 1] (got range "
+                f"[{np.nanmin(a):.3g}, {np.nanmax(a):.3g}]); pass uint8 instead"
+            )
+        return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.integer):
+        if a.size and (a.min() < 0 or a.max() > 255):
+            raise ValueError(f"{name}: integer images must be in [0, 255]")
+        return a.astype(np.uint8)
+    raise TypeError(f"{name}: unsupported dtype {a.dtype}")
+
+
+def checked_page(page: Any, channels: int, name: str = "page", convert: bool = False) -> np.ndarray:
+    """`page` in the form every flow works on: uint8 HxW gray (`channels` 1; HxWx1 is squeezed) or uint8 HxWx3
+    sRGB (`channels` 3). With `convert`, other dtypes go through `as_uint8` and a gray HxW page is replicated to
+    three channels; without, they are refused. ValueError naming `name`, the form expected and the one given."""
+    a = as_uint8(page, name) if convert else np.asarray(page)
+    if a.ndim == 3 and a.shape[-1] == 1 and channels == 1:
+        a = a[..., 0]
+    if convert and channels == 3 and a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    shape_ok = a.ndim == 2 if channels == 1 else (a.ndim == 3 and a.shape[-1] == 3)
+    if not shape_ok or a.dtype != np.uint8:
+        form = "HxW gray" if channels == 1 else "HxWx3 RGB"
+        raise ValueError(f"{name}: expected a uint8 {form} page, got {a.dtype} {a.shape}")
+    return a
+
+
 # ---- luma --------------------------------------------------------------------------------------------------
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -169,11 +209,7 @@ def ink_mask(bw: Any, threshold: int = 128, sigma: float = 2.0, size: int = 9, r
     (R >= min_background): in dark surroundings dots and lines cannot be told apart, so nothing there is ink.
     `sigma=0` gives the literal "every dark pixel is ink".
     """
-    a = np.asarray(bw)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim != 2 or a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HxW B/W page, got {a.dtype} {a.shape}")
+    a = checked_page(bw, 1, "B/W page")
     dark = a < threshold
     if sigma <= 0 or size <= 1:
         return dark
@@ -207,7 +243,14 @@ def transfer_chroma(luma_page: np.ndarray, color: np.ndarray) -> np.ndarray:
 def descreen(pages: torch.Tensor, sigma: float, border: str | None = None) -> torch.Tensor:
     """Gaussian low-pass of [N, C, H, W] pages (std `sigma` pixels): a screentone's dots become their mean tone,
     while lines and shapes stay. sigma <= 0 returns the pages as they are. `border`: the padding mode; None picks
-    "reflect", or "replicate" for pages too small to reflect."""
+    "reflect", or "replicate" for pages too small to reflect (export fixes "reflect": a traced graph has one mode).
+
+    Written out (taps at -r..r, r = ceil(3 sigma), exp(-t^2 / 2 sigma^2) normalized, separable) because no kept
+    library gives these numbers: torchvision's gaussian_blur convolves with the full 2-D kernel (49 taps instead of
+    14 at sigma 1), only reflects, and differs by up to 3.3e-7 (measured at sigma 0.5-2 on a 512x384 page: a few
+    uint8 pixels flip); kornia (not a dependency) has the separable blur and both borders but rounds its kernel
+    otherwise, 9e-8 off at the default sigma 1.5. G_AB trains on descreened pages, so either would send training
+    down another path and the committed figures would no longer reproduce."""
     if sigma <= 0:
         return pages
     radius = max(1, math.ceil(3 * sigma))

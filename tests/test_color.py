@@ -100,3 +100,17 @@ def test_luma_is_the_one_rec601_gray():
 
     np.testing.assert_array_equal(C.luma(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
     assert np.abs(C.luma_float(rgb) - C.luma(rgb)).max() <= 0.5 + 1e-3
+
+
+def test_checked_page_is_the_one_page_form():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert C.checked_page(gray[..., None], 1).shape == (3, 4)  # HxWx1 is squeezed
+    rgb = C.checked_page(gray, 3, convert=True)  # a gray page becomes RGB only when converting
+    assert rgb.shape == (3, 4, 3) and (rgb[..., 1] == gray).all()
+    assert (C.checked_page(gray / 255.0, 1, convert=True) == gray).all()  # floats in [0, 1] scaled
+    for page, channels, convert in [(gray, 3, False), (gray.astype(np.float32), 1, False),
+                                    (np.zeros((3, 4, 4), np.uint8), 3, True), (rgb, 1, False)]:
+        with pytest.raises(ValueError, match="domain B: expected a uint8"):
+            C.checked_page(page, channels, "domain B", convert=convert)
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
+        C.checked_page(gray.astype(np.float32), 1, convert=True)  # 0..255 floats are ambiguous

@@ -24,10 +24,9 @@ import contextlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-
 import cv2
 import numpy as np
+import psutil
 import torch
 
 from manga_cyclegan.color import from_uint8, to_uint8, transfer_chroma
@@ -47,8 +46,6 @@ STRIP_PIXELS = 1 << 20
 # Bytes per working pixel of a page run in strips, per 64 channels of the generator's first layer: the peak above
 # torch and the model, decode to encode, that benchmarks/predict_page.py measures, rounded up.
 STRIP_BYTES_PER_PIXEL = 500
-# tile_pixels="auto" where the free memory cannot be read.
-FALLBACK_TILE_PIXELS = 1 << 22
 # Largest tile side of the tiled path: the full-size generator's plain forward on a tile this size holds under
 # 1 GiB of activations (benchmarks/predict_page.py).
 TILE_SIDE = 1024
@@ -182,17 +179,12 @@ def resolve_tile_pixels(tile_pixels: int | str | None, generator: torch.nn.Modul
     return tile_pixels
 
 
-def free_memory(device: torch.device) -> int | None:
-    """Bytes free now for this device's tensors: the GPU's free memory, or the system's MemAvailable."""
+def free_memory(device: torch.device) -> int:
+    """Bytes free now for this device's tensors: the GPU's free memory, or the memory the system can give without
+    swapping (psutil; MemAvailable on Linux)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return psutil.virtual_memory().available
 
 
 def auto_tile_pixels(generator: torch.nn.Module, device: torch.device) -> int:
@@ -200,8 +192,6 @@ def auto_tile_pixels(generator: torch.nn.Module, device: torch.device) -> int:
     is left to the rest of the machine). Tiles are exact but several times slower, so they are kept for pages that
     would not fit otherwise."""
     free = free_memory(device)
-    if free is None:
-        return FALLBACK_TILE_PIXELS
     spec = getattr(generator, "spec", None)
     per_pixel = STRIP_BYTES_PER_PIXEL * (spec.ngf if spec else 64) / 64
     return max(STRIP_PIXELS, int(free / 2 / per_pixel))

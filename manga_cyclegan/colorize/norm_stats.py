@@ -3,21 +3,20 @@
 Instance norm normalizes each image with its own per-channel mean and variance. A generator run piece by piece
 (tiles, strips) must normalize every piece with the statistics of the whole image, or each piece shifts its
 colors and leaves seams. This module finds those norm layers (`image_norms`), records their statistics on a whole
-input (`record_statistics`, `downscaled_statistics`), measures them over the pieces of one piecewise pass
-(`gather_statistics`, layer by layer in `layerwise_statistics`), and makes the layers normalize with given
-statistics (`fixed_statistics`). Where the pieces are is `manga_cyclegan.colorize.tiling`'s business.
+input (`record_statistics`: the reference the tests and benchmarks/tiling.py compare with), measures them over the
+pieces of one piecewise pass (`gather_statistics`, layer by layer in `layerwise_statistics`), and makes the layers
+normalize with given statistics (`fixed_statistics`). Where the pieces are is `manga_cyclegan.colorize.tiling`'s
+business.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 # (mean, biased variance) of a norm layer's input, each [N, C] float32: what InstanceNorm2d computes per image.
@@ -68,21 +67,6 @@ def record_statistics(generator: nn.Module, x: torch.Tensor) -> NormStatistics:
         for h in handles:
             h.remove()
     return stats
-
-
-def downscale_to(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
-    """Area-shrink `x` so that H*W <= max_pixels (screentone averages to its tone); unchanged if it fits."""
-    h, w = x.shape[-2:]
-    if h * w <= max_pixels:
-        return x
-    scale = math.sqrt(max_pixels / (h * w))
-    size = (max(1, math.floor(h * scale)), max(1, math.floor(w * scale)))
-    return F.interpolate(x.float(), size=size, mode="area").to(x.dtype)
-
-
-def downscaled_statistics(generator: nn.Module, x: torch.Tensor, max_pixels: int) -> NormStatistics:
-    """Norm statistics of the whole page shrunk to at most `max_pixels`: one pass, one tile's worth of memory."""
-    return record_statistics(generator, downscale_to(x, max_pixels))
 
 
 @dataclass

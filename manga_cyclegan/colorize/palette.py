@@ -2,7 +2,7 @@
 
 A post-processor over the generator's working-size RGB outputs of one chapter; it knows nothing of the model
 and never sees a ground truth. It only moves chroma (Cr, Cb of YCbCr, the channels that `transfer_chroma`
-puts on the page's own luma), so the default "lines" output keeps the page's gray wherever the color fits.
+puts on the page's own luma), so the "lines" output keeps the page's gray wherever the color fits.
 
 `ChapterPalette.fit` clusters the chroma of all pages of the run with k-means (K centers c_k). `apply` then
 moves each page's chroma v (relative to neutral gray) by one of these modes, with strength alpha:
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy.cluster.vq import kmeans2, vq
+
+from manga_cyclegan.color import checked_page
 
 MODES = ("pull", "hue")
 NEUTRAL = 128.0  # Cr, Cb of a gray pixel in 8-bit YCbCr
@@ -54,10 +56,7 @@ def nearest_center(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
 
 def _ycrcb(color: np.ndarray) -> np.ndarray:
     """uint8 HxWx3 RGB -> uint8 YCrCb (8-bit, as `transfer_chroma` reads it)."""
-    color = np.asarray(color)
-    if color.ndim != 3 or color.shape[-1] != 3 or color.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HxWx3 RGB page, got {color.dtype} {color.shape}")
-    return cv2.cvtColor(color, cv2.COLOR_RGB2YCrCb)
+    return cv2.cvtColor(checked_page(color, 3, "color page"), cv2.COLOR_RGB2YCrCb)
 
 
 def _check_mode(mode: str) -> None:

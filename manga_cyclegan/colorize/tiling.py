@@ -6,12 +6,13 @@ Two things make a tiled forward differ from the plain one, and each is handled:
   its colors and leave seams, so the page's statistics are measured first, tile by tile (`tiled_statistics`:
   "exact" gives the untiled forward's statistics, one partial tiled pass per norm layer), and every tile then
   normalizes with them (`manga_cyclegan.colorize.norm_stats` measures and fixes them).
-- Convolutions near a tile's cut edge see padding instead of page. Tiles overlap, and with the default "crop"
-  blend each output pixel comes from the one tile whose core holds it, at least overlap/2 pixels from any cut:
-  beyond that the generator's effective receptive field has died out (benchmarks/tiling.py measures it).
+- Convolutions near a tile's cut edge see padding instead of page. Tiles overlap, and each output pixel comes
+  from the one tile whose core holds it, at least overlap/2 pixels from any cut: beyond that the generator's
+  effective receptive field has died out (benchmarks/tiling.py measures it).
 
-With both, a tiled page matches the untiled forward to rounding (tests/test_tiling.py), while memory is that of
-one tile's activations, whatever the page size.
+With both, a tiled page matches the untiled forward to rounding (tests/colorize/test_tiling.py), while memory is
+that of one tile's activations, whatever the page size. The cheaper statistics and the feathered blends this was
+compared with live in benchmarks/tiling.py, which measures them.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ from torch import nn
 from manga_cyclegan.colorize.norm_stats import (
     Core,
     NormStatistics,
-    downscaled_statistics,
     fixed_statistics,
-    gather_statistics,
     image_norms,
     layerwise_statistics,
 )
@@ -38,15 +37,13 @@ from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 128
-BLENDS = ("crop", "linear", "cosine")
-METHODS = ("exact", "pooled", "downscaled", "tile")
 # A tile's side, or (rows, columns) for rectangular tiles such as full-width strips.
 TileShape = int | tuple[int, int]
 
 
 @dataclass(frozen=True)
 class TileAxis:
-    """Tiles along one axis of the padded page: starts, cores (a partition of the page) and blend weights."""
+    """Tiles along one axis of the padded page: starts and cores (a partition of the page)."""
 
     length: int
     size: int
@@ -70,28 +67,6 @@ class TileAxis:
         middles = [_round_to(multiple, (a + size + b) / 2) for a, b in itertools.pairwise(starts)]
         return cls(length, size, tuple(starts), (0, *middles, length))
 
-    def weights(self, i: int, blend: str) -> torch.Tensor:
-        """1-D blend weight of tile i over its `size` pixels (before normalization by the sum over tiles)."""
-        w = torch.ones(self.size, dtype=torch.float64)
-        if blend == "crop":
-            w.zero_()
-            w[self.bounds[i] - self.starts[i] : self.bounds[i + 1] - self.starts[i]] = 1
-            return w
-        start = self.starts[i]
-        if i > 0:  # ramp up over the overlap with the previous tile
-            a = self.starts[i - 1] + self.size - start
-            w[:a] *= _ramp(a, blend)
-        if i + 1 < len(self.starts):  # ramp down over the overlap with the next tile
-            b = start + self.size - self.starts[i + 1]
-            w[self.size - b :] *= _ramp(b, blend).flip(0)
-        return w
-
-    def weight_sum(self, blend: str) -> torch.Tensor:
-        total = torch.zeros(self.length, dtype=torch.float64)
-        for i, s in enumerate(self.starts):
-            total[s : s + self.size] += self.weights(i, blend)
-        return total
-
 
 def tile_axes(
     padded: torch.Tensor, tile: TileShape, overlap: int, multiple: int = SIZE_MULTIPLE
@@ -108,12 +83,6 @@ def _tile_shape(tile: TileShape) -> tuple[int, int]:
 
 def _round_to(multiple: int, value: float) -> int:
     return round(value / multiple) * multiple
-
-
-def _ramp(n: int, blend: str) -> torch.Tensor:
-    """Rising weights over n pixels, sampled at pixel centres: r(t) + r(n - 1 - t) = 1 for both shapes."""
-    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    return t if blend == "linear" else 0.5 - 0.5 * torch.cos(math.pi * t)
 
 
 def _tiles(rows: TileAxis, cols: TileAxis) -> Iterator[tuple[int, int]]:
@@ -138,33 +107,20 @@ def tiled_statistics(
     x: torch.Tensor,
     tile: TileShape = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    method: str = "exact",
     multiple: int = SIZE_MULTIPLE,
 ) -> NormStatistics:
-    """Norm statistics of the full-resolution page for a tiled run, without full-resolution activations.
-
-    - "exact": the statistics of the untiled forward (up to the halo's effect on the cores), one partial tiled pass
-      per norm layer: layer k is measured with layers < k already exact, and each tile stops after layer k.
-    - "pooled": one tiled pass in which each tile normalizes with its own statistics while every layer's input is
-      measured over the whole page. Shared by all tiles, so seamless, but not the untiled output.
-    - "downscaled": one untiled pass on the page shrunk to a tile's area. Cheapest, and furthest off.
-    - "tile": none; each tile normalizes with its own statistics (naive: seams).
+    """Norm statistics of the full-resolution page for a tiled run, without full-resolution activations: the
+    statistics of the untiled forward (up to the halo's effect on the cores), one partial tiled pass per norm layer:
+    layer k is measured with layers < k already exact, and each tile stops after layer k.
     `multiple`: tile origins are multiples of it (the product of the generator's strides), see `generate_tiled`.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown statistics method {method!r}: choose one of {', '.join(METHODS)}")
-    if not image_norms(generator) or method == "tile":
+    if not image_norms(generator):
         return {}
-    if method == "downscaled":
-        return downscaled_statistics(generator, x, math.prod(_tile_shape(tile)))
     padded = pad_to_multiple(x, multiple)
-    pieces = tile_pieces(padded, *tile_axes(padded, tile, overlap, multiple))
-    if method == "pooled":
-        return gather_statistics(generator, pieces, {})
-    return layerwise_statistics(generator, pieces)
+    return layerwise_statistics(generator, tile_pieces(padded, *tile_axes(padded, tile, overlap, multiple)))
 
 
-def _check(x: torch.Tensor, tile: TileShape, overlap: int, blend: str, scale: Fraction, multiple: int) -> None:
+def _check(x: torch.Tensor, tile: TileShape, overlap: int, scale: Fraction, multiple: int) -> None:
     if x.ndim != 4:
         raise ValueError(f"expected an N x C x H x W page batch, got shape {tuple(x.shape)}")
     for side in _tile_shape(tile):
@@ -172,10 +128,6 @@ def _check(x: torch.Tensor, tile: TileShape, overlap: int, blend: str, scale: Fr
             raise ValueError(f"tile sides must be multiples of {multiple} and >= {2 * multiple}, got {tile}")
         if not 0 <= overlap <= side // 2:
             raise ValueError(f"overlap must be in [0, tile/2 = {side // 2}], got {overlap}")
-    if blend not in BLENDS:
-        raise ValueError(f"unknown blend {blend!r}: choose one of {', '.join(BLENDS)}")
-    if blend != "crop" and scale != 1:
-        raise ValueError("feathered blends need a generator whose output has its input's size; use blend='crop'")
     if (multiple * scale).denominator != 1:
         raise ValueError(f"a generator that shrinks its input {1 / scale}-fold needs tile origins at multiples of "
                          f"{1 / scale}, got multiple={multiple}")
@@ -188,8 +140,6 @@ def generate_tiled(
     tile: TileShape = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     *,
-    blend: str = "crop",
-    statistics: str = "exact",
     stats: NormStatistics | None = None,
     scale: Fraction | int = 1,
     multiple: int = SIZE_MULTIPLE,
@@ -199,11 +149,10 @@ def generate_tiled(
     Args:
         tile: side of the square the generator sees at a time, or (rows, columns) of a rectangle (multiples of
             `multiple`); its activations bound the memory.
-        overlap: page pixels shared by neighbouring tiles (at most tile/2); "crop" keeps about overlap/2 of context
-            on each inner side of a tile, the feather blends ramp across the whole overlap.
-        blend: "crop" (each pixel from the one tile whose core holds it), "linear" or "cosine" (feathered).
-        statistics: how the instance-norm statistics are measured, see `tiled_statistics`.
-        stats: statistics to use instead (layers missing from it normalize each tile with its own).
+        overlap: page pixels shared by neighbouring tiles (at most tile/2); each output pixel comes from the one
+            tile whose core holds it, about overlap/2 pixels of context on each inner side of a tile.
+        stats: statistics to use instead of `tiled_statistics` (layers missing from it normalize each tile with
+            its own; benchmarks/tiling.py passes its approximations here).
         scale: output pixels per input pixel along each side, for a part of a generator (1/2 after one stride-2
             layer, 2 after one upsampling layer); the output is ceil(H * scale) x ceil(W * scale).
         multiple: tile origins are multiples of this (the product of the strides: 4 for the whole generator), so
@@ -212,7 +161,7 @@ def generate_tiled(
     A page that fits in one tile runs untiled. The generator must be in eval mode; it is unchanged afterwards.
     """
     scale = Fraction(scale)
-    _check(x, tile, overlap, blend, scale, multiple)
+    _check(x, tile, overlap, scale, multiple)
     padded = pad_to_multiple(x, multiple)
     h, w = (math.ceil(side * scale) for side in x.shape[-2:])
     tile_rows, tile_cols = _tile_shape(tile)
@@ -220,29 +169,19 @@ def generate_tiled(
         return generator(padded)[..., :h, :w].float()
     rows, cols = tile_axes(padded, tile, overlap, multiple)
     if stats is None:
-        stats = tiled_statistics(generator, x, tile, overlap, statistics, multiple)
+        stats = tiled_statistics(generator, x, tile, overlap, multiple)
 
     out: torch.Tensor | None = None
-    row_weights = [rows.weights(i, blend).to(x.device, torch.float32) for i in range(len(rows.starts))]
-    col_weights = [cols.weights(j, blend).to(x.device, torch.float32) for j in range(len(cols.starts))]
     with fixed_statistics(generator, stats):
         for i, j in _tiles(rows, cols):
             y0, x0 = rows.starts[i], cols.starts[j]
             y = generator(padded[..., y0 : y0 + rows.size, x0 : x0 + cols.size])
             if out is None:
                 out = torch.zeros((x.shape[0], y.shape[1], h, w), dtype=torch.float32, device=x.device)
-            if blend == "crop":  # copy the core, in output pixels, clipped to the unpadded page
-                a, b = int(rows.bounds[i] * scale), min(int(rows.bounds[i + 1] * scale), h)
-                c, d = int(cols.bounds[j] * scale), min(int(cols.bounds[j + 1] * scale), w)
-                ty, tx = int(y0 * scale), int(x0 * scale)
-                if a < b and c < d:
-                    out[..., a:b, c:d] = y[..., a - ty : b - ty, c - tx : d - tx]
-                continue
-            b, d = min(y0 + rows.size, h) - y0, min(x0 + cols.size, w) - x0
-            if b > 0 and d > 0:
-                weight = row_weights[i][:b, None] * col_weights[j][None, :d]
-                out[..., y0 : y0 + b, x0 : x0 + d].addcmul_(y[..., :b, :d].float(), weight)
-    if blend != "crop":  # weights are separable, so their sum over tiles is the outer product of the 1-D sums
-        out.div_(rows.weight_sum(blend)[:h, None].to(out.device, torch.float32))
-        out.div_(cols.weight_sum(blend)[None, :w].to(out.device, torch.float32))
+            # copy the core, in output pixels, clipped to the unpadded page
+            a, b = int(rows.bounds[i] * scale), min(int(rows.bounds[i + 1] * scale), h)
+            c, d = int(cols.bounds[j] * scale), min(int(cols.bounds[j + 1] * scale), w)
+            ty, tx = int(y0 * scale), int(x0 * scale)
+            if a < b and c < d:
+                out[..., a:b, c:d] = y[..., a - ty : b - ty, c - tx : d - tx]
     return out

@@ -5,8 +5,8 @@ from omegaconf import DictConfig
 
 from manga_cyclegan.commands import CONFIGS
 from manga_cyclegan.config.commands import COMMANDS
-from manga_cyclegan.config.errors import startup_errors_explained
-from manga_cyclegan.train.run import errors_reported_in_one_line, train
+from manga_cyclegan.config.errors import errors_reported_in_one_line, startup_errors_explained
+from manga_cyclegan.train.run import train
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")

@@ -11,6 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
 
 class RunError(Exception):
     """A problem with the command (config, data, output folder): reported in one message, exit code 2."""
@@ -47,19 +50,20 @@ _task_started = False  # set once Hydra has composed the config and called the t
 
 
 @contextlib.contextmanager
-def errors_reported_in_one_line(reported: tuple[type[BaseException], ...] = (), multirun: bool = False):
-    """Inside the task: a RunError (or one of `reported`) ends the run with its message instead of a traceback,
-    printed once (by rank 0 under DDP). In sweeps (`multirun`) it propagates, so Hydra/Optuna fail that job only."""
+def errors_reported_in_one_line():
+    """Inside the task of every entry point: a RunError (a training's NonFiniteLossError is one) ends the run
+    with its message instead of a traceback, printed once (by rank 0 under DDP), and its exit code. In sweeps
+    (Hydra's multirun) it propagates, so that Hydra/Optuna fail that job only."""
     global _task_started
     _task_started = True
     try:
         yield
-    except (RunError, *reported) as err:
-        if multirun:
+    except RunError as err:
+        if _in_multirun():
             raise
         if _rank() == 0:
             print(f"Error: {err}", file=sys.stderr, flush=True)
-        raise ReportedExit(getattr(err, "exit_code", 1)) from None
+        raise ReportedExit(err.exit_code) from None
 
 
 @contextlib.contextmanager
@@ -80,6 +84,10 @@ def startup_errors_explained(script: str):
         else:
             print(config_hint(script), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def first_os_error(error: BaseException | None) -> OSError | None:

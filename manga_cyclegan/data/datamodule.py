@@ -28,12 +28,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD
+from manga_cyclegan.colorize.color_detect import DEFAULT_COLOR_THRESHOLD
 from manga_cyclegan.data.datasets import (
     PageValDataset,
     UnpairedEpochSampler,
@@ -65,6 +66,14 @@ def _plain(x: Any) -> Any:
     except ImportError:  # pragma: no cover - omegaconf ships with hydra
         pass
     return x
+
+
+def opencv_safe_to_fork() -> None:
+    """OpenCV's thread pool does not survive fork(): a DataLoader worker forked after this process used it (a resize
+    during validation, say) can hang forever inside OpenCV. So from the datamodule's first hook on, the process that
+    forks the workers runs OpenCV on its own thread, and the workers inherit that; parallelism comes from worker
+    processes. Set here, not when `manga_cyclegan.data` is imported, so that colorizing keeps OpenCV's threads."""
+    cv2.setNumThreads(0)
 
 
 # --------------------------------------------------------------------------- datamodule
@@ -168,6 +177,7 @@ class UnpairedDataModule(pl.LightningDataModule):
     # ----------------------------------------------------------------- lightning hooks
     def prepare_data(self) -> None:
         """Runs once per node: generate the synthetic set / classify the mixed folder."""
+        opencv_safe_to_fork()
         if self.synthetic is not None:
             if self.root is None:
                 raise ValueError("data.synthetic needs data.root: the folder where the synthetic set is generated")
@@ -179,17 +189,11 @@ class UnpairedDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """List and cheaply check pages; build the train set (``fit``) and the val set."""
+        opencv_safe_to_fork()
         if stage in (None, "fit") and self.train_dataset is None:
             self._setup_train()
         if self.val_dataset is None:
             self._setup_val()
-
-    def set_epoch(self, epoch: int) -> None:
-        """For loops without Lightning: select the epoch of the training pairing."""
-        if self._train_sampler is not None:
-            self._train_sampler.set_epoch(epoch)
-        if self.train_dataset is not None:
-            self.train_dataset.set_epoch(epoch)
 
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
@@ -230,9 +234,6 @@ class UnpairedDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and workers > 0,
         )
-
-    def test_dataloader(self) -> DataLoader | list:
-        return self.val_dataloader()
 
     def color_references(self, max_pages: int = 16) -> list[np.ndarray]:
         """Up to ``max_pages`` colour pages (uint8 HxWx3) for unpaired metrics: pages of

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD
+from manga_cyclegan.colorize.color_detect import DEFAULT_COLOR_THRESHOLD
 from manga_cyclegan.data.mixed import split_mixed_folder
 from manga_cyclegan.io.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
 from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS

@@ -18,7 +18,7 @@ import os
 import warnings
 from pathlib import Path
 
-from manga_cyclegan.data.color_detect import DEFAULT_COLOR_THRESHOLD, chroma_stats
+from manga_cyclegan.colorize.color_detect import DEFAULT_COLOR_THRESHOLD, chroma_stats
 from manga_cyclegan.io.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
 from manga_cyclegan.io.atomic import atomic_write_text
 from manga_cyclegan.io.decode import DEFAULT_MAX_PIXELS, read_page

@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 INK, PAPER, BALLOON, SKY, SEA, GROUND, INTERIOR = range(7)
-BACKGROUNDS = (SKY, SEA, GROUND, INTERIOR)
 HAIR, SKIN, OUTFIT = range(3)
 N_CHARACTERS = 4
 UNSET = 255  # "nothing drawn here" marker on per-panel canvases

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from manga_cyclegan.color import from_uint8
+from manga_cyclegan.color import checked_page, from_uint8
 
 __all__ = [
     "PageTransform",
@@ -45,20 +45,6 @@ def resize_to_max_side(img: np.ndarray, max_side: int | None,
     return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interpolation)
 
 
-def _check_channels(img: np.ndarray, channels: int) -> np.ndarray:
-    if channels == 1:
-        if img.ndim == 3 and img.shape[2] == 1:
-            img = img[:, :, 0]
-        if img.ndim != 2:
-            raise ValueError(f"domain A expects an HxW greyscale page, got shape {img.shape}")
-    else:
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"domain B expects an HxWx3 RGB page, got shape {img.shape}")
-    if img.dtype != np.uint8:
-        raise ValueError(f"pages must be uint8, got {img.dtype}")
-    return img
-
-
 class PageTransform:
     """Callable ``(page uint8, seed) -> tensor``; wraps an albumentations ``Compose``.
 
@@ -73,7 +59,7 @@ class PageTransform:
         self.max_side = max_side
 
     def __call__(self, img: np.ndarray, seed: int | None = None) -> torch.Tensor:
-        img = _check_channels(img, self.channels)
+        img = checked_page(img, self.channels, "domain A" if self.channels == 1 else "domain B")
         if self.max_side is not None:
             img = resize_to_max_side(img, self.max_side)
         if self.pipeline is not None:

@@ -10,13 +10,12 @@ Both take/return numpy ``uint8`` pages (``HxW`` in, ``HxWx3`` RGB out).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from manga_cyclegan.color import (
+    checked_page,
     ink_mask,
     lab_to_rgb,
     local_tone,
@@ -26,25 +25,9 @@ from manga_cyclegan.color import (
 
 __all__ = ["gray_copy", "ToneLookup"]
 
-def _bw(x: Any) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim != 2 or a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HxW B/W page, got {a.dtype} {a.shape}")
-    return a
-
-
-def _color(x: Any) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HxWx3 RGB page, got {a.dtype} {a.shape}")
-    return a
-
-
 def gray_copy(bw: Any) -> np.ndarray:
     """The B/W page replicated to 3 channels: ``uint8 HxW → uint8 HxWx3``."""
-    a = _bw(bw)
+    a = checked_page(bw, 1, "B/W page")
     return np.repeat(a[..., None], 3, axis=-1)
 
 
@@ -151,7 +134,7 @@ class ToneLookup:
         calib_tol = 6.0 if flat_tol is None else float(flat_tol)
         n_pages = 0
         for page in color_pages:
-            rgb = _color(page)
+            rgb = checked_page(page, 3, "color page")
             luma = luma_float(rgb)
             tone = local_tone(luma, self.blur, self.blur_mode).ravel()
             luma_hist += self._flat_tone_hist(tone.reshape(luma.shape), calib_tol)
@@ -195,7 +178,7 @@ class ToneLookup:
         if bw_pages is not None:
             bw_hist = np.zeros_like(luma_hist)
             for page in bw_pages:
-                t = local_tone(_bw(page), self.blur, self.blur_mode)
+                t = local_tone(checked_page(page, 1, "B/W page"), self.blur, self.blur_mode)
                 bw_hist += self._flat_tone_hist(t, calib_tol)
             if bw_hist.sum() > 0:
                 q = np.linspace(0.0, 1.0, 1025)
@@ -259,13 +242,9 @@ class ToneLookup:
         self._lut = lab_to_rgb(lab, as_uint8=True)  # (LUT_SIZE, 3)
 
     # ---------------------------------------------------------------- apply
-    @property
-    def fitted(self) -> bool:
-        return self._lut is not None
-
     def tone_of(self, bw: Any) -> np.ndarray:
         """Local tone of a B/W page as used by :meth:`apply` (after calibration), float32 0..255."""
-        t = local_tone(_bw(bw), self.blur, self.blur_mode)
+        t = local_tone(checked_page(bw, 1, "B/W page"), self.blur, self.blur_mode)
         if self.calib_x is not None and self.calib_y is not None:
             t = np.interp(t, self.calib_x, self.calib_y).astype(np.float32)
         return t
@@ -273,8 +252,8 @@ class ToneLookup:
     def apply(self, bw: Any) -> np.ndarray:
         """Colorize one B/W page: ``uint8 HxW → uint8 HxWx3``."""
         if self._lut is None:
-            raise RuntimeError("ToneLookup.apply called before fit/load")
-        a = _bw(bw)
+            raise RuntimeError("ToneLookup.apply called before fit")
+        a = checked_page(bw, 1, "B/W page")
         t = self.tone_of(a)
         idx = np.clip(np.rint(t * ((self.LUT_SIZE - 1) / 255.0)).astype(np.int64), 0, self.LUT_SIZE - 1)
         out = self._lut[idx]
@@ -285,54 +264,3 @@ class ToneLookup:
         return out
 
     __call__ = apply
-
-    # ------------------------------------------------------------ save/load
-    def state_dict(self) -> dict[str, Any]:
-        if self.bin_lab is None:
-            raise RuntimeError("ToneLookup not fitted")
-        return {
-            "bins": self.bins,
-            "blur": self.blur,
-            "blur_mode": self.blur_mode,
-            "fill_radius": self.fill_radius,
-            "statistic": self.statistic,
-            "ink_threshold": self.ink_threshold,
-            "ink_sigma": self.ink_sigma,
-            "ink_size": self.ink_size,
-            "ink_ratio": self.ink_ratio,
-            "ink_min_background": self.ink_min_background,
-            "bin_tone": self.bin_tone.tolist(),
-            "bin_lab": self.bin_lab.tolist(),
-            "bin_count": self.bin_count.tolist(),
-            "calib_x": None if self.calib_x is None else self.calib_x.tolist(),
-            "calib_y": None if self.calib_y is None else self.calib_y.tolist(),
-        }
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> "ToneLookup":
-        obj = cls(
-            state["ink_threshold"],
-            state["ink_sigma"],
-            state["ink_size"],
-            state["ink_ratio"],
-            state["ink_min_background"],
-        )
-        obj.bins, obj.blur, obj.blur_mode = int(state["bins"]), int(state["blur"]), str(state["blur_mode"])
-        obj.fill_radius = int(state.get("fill_radius", 2))
-        obj.statistic = str(state.get("statistic", "mean"))
-        obj.bin_tone = np.asarray(state["bin_tone"], np.float64)
-        obj.bin_lab = np.asarray(state["bin_lab"], np.float64)
-        obj.bin_count = np.asarray(state["bin_count"], np.int64)
-        cx, cy = state.get("calib_x"), state.get("calib_y")
-        obj.calib_x = None if cx is None else np.asarray(cx, np.float64)
-        obj.calib_y = None if cy is None else np.asarray(cy, np.float64)
-        obj._build_lut()
-        return obj
-
-    def save(self, path: str | Path) -> None:
-        """Save as JSON."""
-        Path(path).write_text(json.dumps(self.state_dict()))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ToneLookup":
-        return cls.from_state_dict(json.loads(Path(path).read_text()))

@@ -7,13 +7,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from manga_cyclegan.color import INK_LUMA, luma_float
-from manga_cyclegan.evaluate.inputs import rgb_page, rgb_pages, same_length
+from manga_cyclegan.color import INK_LUMA, checked_page, luma_float
+from manga_cyclegan.evaluate.inputs import rgb_pages, same_length
 
 
 def ink_of(rgb: Any) -> np.ndarray:
     """Boolean ink mask of a color page: luma below :data:`INK_LUMA` (colored manga's ink is near black)."""
-    return luma_float(rgb_page(rgb, "page")) < INK_LUMA
+    return luma_float(checked_page(rgb, 3, "page", convert=True)) < INK_LUMA
 
 
 def _ink_counts(pred_ink: np.ndarray, true_ink: np.ndarray, tolerance: int) -> np.ndarray:
@@ -39,7 +39,7 @@ def ink_fidelity(preds: Any, true_inks: Any, tolerance: int = 1) -> float:
     same_length(("preds", P), ("true_inks", masks))
     total = np.zeros(4, np.int64)
     for p, m in zip(P, masks):
-        p = rgb_page(p, "pred")
+        p = checked_page(p, 3, "pred", convert=True)
         if p.shape[:2] != m.shape:
             raise ValueError(f"ink_fidelity: prediction {p.shape[:2]} and ink mask {m.shape} differ in size")
         total += _ink_counts(ink_of(p), m, tolerance)

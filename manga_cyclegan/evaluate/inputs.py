@@ -2,7 +2,8 @@
 
 * RGB pages are ``uint8`` ``HxWx3`` (sRGB); grayscale pages (B/W inputs, label maps) are ``uint8`` ``HxW``
   (``HxWx1`` is accepted). Float input is accepted if it lies in ``[0, 1]``, converted with ``round(x * 255)``;
-  floats outside ``[0, 1]`` raise ``ValueError`` (convert ``[-1, 1]`` network outputs yourself).
+  floats outside ``[0, 1]`` raise ``ValueError`` (convert ``[-1, 1]`` network outputs yourself). One page is
+  checked and converted by ``manga_cyclegan.color.checked_page(page, channels, name, convert=True)``.
 * "Lists of pages" may be any sequence of arrays (pages may differ in size) or one stacked array (``NxHxWx3`` for
   RGB, ``NxHxW`` for gray/labels).
 """
@@ -12,47 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-
-def as_uint8(x: Any, name: str = "image") -> np.ndarray:
-    """`x` as uint8 0..255: bool -> 0/255, floats in [0, 1] scaled, integers in [0, 255] kept; anything else refused."""
-    a = np.asarray(x)
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == np.bool_:
-        return a.astype(np.uint8) * 255
-    if np.issubdtype(a.dtype, np.floating):
-        if a.size and (np.nanmin(a) < -1e-6 or np.nanmax(a) > 1 + 1e-6):
-            raise ValueError(
-                f"{name}: float images must be in [0, 1] (got range "
-                f"[{np.nanmin(a):.3g}, {np.nanmax(a):.3g}]); pass uint8 instead"
-            )
-        return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.integer):
-        if a.size and (a.min() < 0 or a.max() > 255):
-            raise ValueError(f"{name}: integer images must be in [0, 255]")
-        return a.astype(np.uint8)
-    raise TypeError(f"{name}: unsupported dtype {a.dtype}")
-
-
-def rgb_page(x: Any, name: str = "rgb") -> np.ndarray:
-    """uint8 HxWx3; a 2-D gray page is replicated to 3 channels."""
-    a = as_uint8(x, name)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=-1)
-    if a.ndim != 3 or a.shape[-1] != 3:
-        raise ValueError(f"{name}: expected HxWx3 RGB, got shape {a.shape}")
-    return a
-
-
-def gray_page(x: Any, name: str = "gray") -> np.ndarray:
-    """uint8 HxW."""
-    a = as_uint8(x, name)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim != 2:
-        raise ValueError(f"{name}: expected HxW gray image, got shape {a.shape}")
-    return a
 
 
 def label_map(x: Any, name: str = "labels") -> np.ndarray:

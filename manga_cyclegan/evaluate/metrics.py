@@ -17,8 +17,8 @@ from scipy.spatial.distance import jensenshannon
 from skimage.metrics import peak_signal_noise_ratio
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from manga_cyclegan.color import ciede2000, rgb_to_lab
-from manga_cyclegan.evaluate.inputs import as_uint8, rgb_page, rgb_pages, same_size
+from manga_cyclegan.color import as_uint8, checked_page, ciede2000, rgb_to_lab
+from manga_cyclegan.evaluate.inputs import rgb_pages, same_size
 
 #: Which direction is better for each metric key produced by the evaluators.
 #: ``≈`` means "closer to the value of real color pages is better" (a fully
@@ -77,7 +77,7 @@ def ssim(pred: Any, truth: Any, data_range: float = 255.0, sigma: float = 1.5) -
 
 def mean_ciede2000(pred: Any, truth: Any) -> float:
     """Mean per-pixel CIEDE2000 ΔE00 between a predicted and a true RGB page. ↓ lower is better."""
-    p, t = rgb_page(pred, "pred"), rgb_page(truth, "truth")
+    p, t = checked_page(pred, 3, "pred", convert=True), checked_page(truth, 3, "truth", convert=True)
     same_size(p, t, "mean_ciede2000")
     return float(ciede2000(rgb_to_lab(p), rgb_to_lab(t)).mean(dtype=np.float64))
 
@@ -90,7 +90,7 @@ def colorfulness(rgb: Any) -> float:
     image; on their scale ~15 is "slightly", ~33 "moderately", ~59 "quite", ~82 "highly" colorful.
     ``≈``: compare with the value of real color pages (higher is not always better).
     """
-    a = rgb_page(rgb).reshape(-1, 3).astype(np.float64)
+    a = checked_page(rgb, 3, "rgb", convert=True).reshape(-1, 3).astype(np.float64)
     rg = a[:, 0] - a[:, 1]
     yb = 0.5 * (a[:, 0] + a[:, 1]) - a[:, 2]
     return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
@@ -102,7 +102,7 @@ def ab_histogram(pages: Any, bins: int = 32, ab_range: tuple[float, float] = AB_
     lo, hi = ab_range
     scale = bins / (hi - lo)
     for p in rgb_pages(pages):
-        lab = rgb_to_lab(rgb_page(p, "page")).reshape(-1, 3)
+        lab = rgb_to_lab(checked_page(p, 3, "page", convert=True)).reshape(-1, 3)
         ia = np.clip(((lab[:, 1] - lo) * scale).astype(np.int64), 0, bins - 1)
         ib = np.clip(((lab[:, 2] - lo) * scale).astype(np.int64), 0, bins - 1)
         hist += np.bincount(ia * bins + ib, minlength=bins * bins).reshape(bins, bins)

@@ -4,7 +4,7 @@ A region is one 4-connected component (``scipy.ndimage.label``) of one character
 map; components smaller than ``min_region_px`` are ignored, and a region's color is the mean Lab of its
 predicted pixels. Region metrics pool the regions of all pages. The statistics of the regions are computed once
 (:func:`region_stats` from Lab pages, or :func:`region_mean_colors` from RGB pages) and both metrics read them
-(:func:`character_report`, :func:`consistency_of`), so a caller that resamples pages does not recompute them.
+(:func:`character_accuracy`, :func:`consistency_of`), so a caller that resamples pages does not recompute them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
-from manga_cyclegan.color import ciede2000, rgb_to_lab
+from manga_cyclegan.color import checked_page, ciede2000, rgb_to_lab
 from manga_cyclegan.evaluate.inputs import (
     gray_pages,
     label_map,
-    rgb_page,
     rgb_pages,
     same_length,
 )
@@ -93,7 +92,7 @@ def region_mean_colors(preds: Any, labels: Any, part_ids: Sequence[int], min_reg
     """
     P, L = rgb_pages(preds), gray_pages(labels)
     same_length(("preds", P), ("labels", L))
-    labs = (rgb_to_lab(rgb_page(p, "pred")) for p in P)
+    labs = (rgb_to_lab(checked_page(p, 3, "pred", convert=True)) for p in P)
     return region_stats(labs, L, [int(c) for c in part_ids], min_region_px)
 
 
@@ -113,89 +112,47 @@ def _palette_candidates(
     return rgb_to_lab(np.clip(np.rint(rgb), 0, 255).astype(np.uint8)), owner
 
 
-def character_report(
+def character_accuracy(
     stats: RegionStats, palette: Mapping[Any, Any], part_ids: Sequence[int], shade_factor: float | None = None
-) -> dict[str, Any]:
-    """:func:`character_color_report` of regions already measured (:func:`region_stats`)."""
+) -> float:
+    """Share of character-part regions (already measured: :func:`region_stats`) colored with their own palette
+    color. ↑ higher is better.
+
+    A region (see the module docstring) counts as correct if, among the palette colors of all ``part_ids``, the
+    nearest to its mean color by CIEDE2000 is its own class (ties count as correct). Pooled over all regions of
+    all pages; ``nan`` if there is no region. ``palette`` maps id (int or str) → RGB 0..255.
+
+    ``shade_factor`` (optional, e.g. 0.75 for the synthetic set's cel shadow ``round(rgb * 0.75)``): each class
+    also owns its shaded palette color, so a region that is mostly in shadow is matched to its own class too.
+    With the flat palette only, even the ground truth scores < 1, because mostly-shadowed skin/outfit regions are
+    nearer another character's flat color.
+    """
     part_ids = [int(c) for c in part_ids]
     cand_lab, owner = _palette_candidates(palette, part_ids, shade_factor)
     cls = stats["class_id"]
     n = len(cls)
-    k = len(part_ids)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    per_class = {c: {"correct": 0, "total": 0, "accuracy": float("nan")} for c in part_ids}
     if n == 0:
-        return {"accuracy": float("nan"), "n_regions": 0, "per_class": per_class,
-                "confusion": confusion, "part_ids": part_ids}
+        return float("nan")
     dc = ciede2000(stats["mean_lab"][:, None, :], cand_lab[None, :, :])  # (R, candidates)
-    d = np.full((n, k), np.inf)
+    d = np.full((n, len(part_ids)), np.inf)
     for j in range(dc.shape[1]):  # distance to a class = to its nearest candidate
         d[:, owner[j]] = np.minimum(d[:, owner[j]], dc[:, j])
     pos = {c: i for i, c in enumerate(part_ids)}
-    own = np.array([pos[c] for c in cls])
-    own_d = d[np.arange(n), own]
+    own_d = d[np.arange(n), [pos[c] for c in cls]]
     # Correct when the own class is (one of) the nearest palette entries.
-    correct = own_d <= d.min(axis=1) + 1e-9
-    nearest = np.where(correct, own, d.argmin(axis=1))
-    np.add.at(confusion, (own, nearest), 1)
-    for c in part_ids:
-        sel = cls == c
-        tot = int(sel.sum())
-        cor = int(correct[sel].sum())
-        per_class[c] = {"correct": cor, "total": tot, "accuracy": cor / tot if tot else float("nan")}
-    return {
-        "accuracy": float(correct.mean()),
-        "n_regions": int(n),
-        "per_class": per_class,
-        "confusion": confusion,
-        "part_ids": part_ids,
-    }
-
-
-def character_color_report(
-    preds: Any,
-    labels: Any,
-    palette: Mapping[Any, Any],
-    part_ids: Sequence[int],
-    min_region_px: int = 16,
-    shade_factor: float | None = None,
-) -> dict[str, Any]:
-    """Per-class breakdown of :func:`character_color_accuracy`.
-
-    Returns ``{"accuracy": float, "n_regions": int, "per_class": {id:
-    {"correct", "total", "accuracy"}}, "confusion": KxK int array (rows = true
-    class, cols = nearest palette class, ordered as part_ids), "part_ids": [...]}``.
-    """
-    stats = region_mean_colors(preds, labels, part_ids, min_region_px)
-    return character_report(stats, palette, part_ids, shade_factor)
-
-
-def character_color_accuracy(
-    preds: Any,
-    labels: Any,
-    palette: Mapping[Any, Any],
-    part_ids: Sequence[int],
-    min_region_px: int = 16,
-    shade_factor: float | None = None,
-) -> float:
-    """Share of character-part regions colored with their own palette color. ↑ higher is better.
-
-    A region (see the module docstring) counts as correct if, among the palette colors
-    of all ``part_ids``, the nearest to its mean color by CIEDE2000 is its own class (ties
-    count as correct). Pooled over all regions of all pages; ``nan`` if there
-    is no region. ``palette`` maps id (int or str) → RGB 0..255.
-
-    ``shade_factor`` (optional, e.g. 0.75 for the synthetic set's cel shadow
-    ``round(rgb * 0.75)``): each class also owns its shaded palette color, so
-    a region that is mostly in shadow is matched to its own class too. With
-    the flat palette only, even the ground truth scores < 1, because mostly-shadowed
-    skin/outfit regions are nearer another character's flat color.
-    """
-    return character_color_report(preds, labels, palette, part_ids, min_region_px, shade_factor)["accuracy"]
+    return float((own_d <= d.min(axis=1) + 1e-9).mean())
 
 
 def consistency_of(stats: RegionStats) -> float:
-    """:func:`consistency_spread` of regions already measured (:func:`region_stats`)."""
+    """How consistently each character part is colored across panels/pages, from regions already measured
+    (:func:`region_stats`). ↓ lower is better.
+
+    For each character-part class with ≥ 2 regions, take the region mean colors (Lab) over all panels and pages,
+    their class mean (mean of the region means in Lab), and the mean ΔE00 of each region mean to the class mean;
+    the result is the average over those classes (equal weight per class). ``nan`` if no class has ≥ 2 regions.
+    Note it does not look at the truth: a constant output scores 0, so read it together with ``char_color_acc``;
+    and the truth itself is not 0 when regions carry different shares of cel shadow.
+    """
     cls, means = stats["class_id"], stats["mean_lab"]
     spreads = []
     for c in np.unique(cls):
@@ -205,17 +162,3 @@ def consistency_of(stats: RegionStats) -> float:
         center = m.mean(axis=0)
         spreads.append(float(ciede2000(m, center[None, :]).mean()))
     return float(np.mean(spreads)) if spreads else float("nan")
-
-
-def consistency_spread(preds: Any, labels: Any, part_ids: Sequence[int], min_region_px: int = 16) -> float:
-    """How consistently each character part is colored across panels/pages. ↓ lower is better.
-
-    For each character-part class with ≥ 2 regions, take the region mean colors (Lab) over
-    all panels and pages, their class mean (mean of the region means in Lab),
-    and the mean ΔE00 of each region mean to the class mean; the result is the
-    average over those classes (equal weight per class). ``nan`` if no class
-    has ≥ 2 regions. Note it does not look at the truth: a constant output
-    scores 0, so read it together with ``char_color_acc``; and the truth
-    itself is not 0 when regions carry different shares of cel shadow.
-    """
-    return consistency_of(region_mean_colors(preds, labels, part_ids, min_region_px))

@@ -12,12 +12,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from manga_cyclegan.color import ciede2000, ink_mask, rgb_to_lab
+from manga_cyclegan.color import checked_page, ciede2000, ink_mask, rgb_to_lab
 from manga_cyclegan.evaluate.ink import ink_fidelity, ink_of
 from manga_cyclegan.evaluate.inputs import (
-    gray_page,
     gray_pages,
-    rgb_page,
     rgb_pages,
     same_length,
     same_size,
@@ -29,7 +27,7 @@ from manga_cyclegan.evaluate.metrics import (
     ssim,
 )
 from manga_cyclegan.evaluate.regions import (
-    character_report,
+    character_accuracy,
     consistency_of,
     palette_from_meta,
     region_stats,
@@ -53,7 +51,7 @@ def evaluate_paired(
     averages over character-part classes. ``meta`` supplies
     ``character_parts`` and ``palette`` (see :func:`palette_from_meta`), and
     optionally ``shade_factor`` (used when the argument is None; see
-    :func:`manga_cyclegan.evaluate.regions.character_color_accuracy`). ``ink_f1`` is :func:`ink_fidelity`
+    :func:`manga_cyclegan.evaluate.regions.character_accuracy`). ``ink_f1`` is :func:`ink_fidelity`
     against the truth's ink.
     """
     P, T = rgb_pages(preds), rgb_pages(truths)
@@ -67,8 +65,8 @@ def evaluate_paired(
 
     ps, ss, de, cf, labs = [], [], [], [], []
     for i in range(n):
-        p, t = rgb_page(P[i], "pred"), rgb_page(T[i], "truth")
-        b = gray_page(B[i], "bw")
+        p, t = checked_page(P[i], 3, "pred", convert=True), checked_page(T[i], 3, "truth", convert=True)
+        b = checked_page(B[i], 1, "bw", convert=True)
         if p.shape != t.shape:
             raise ValueError(f"page {i}: pred {p.shape} and truth {t.shape} differ")
         same_size(p, b, f"page {i} bw")
@@ -84,7 +82,7 @@ def evaluate_paired(
         "psnr": float(np.mean(ps)),
         "ssim": float(np.mean(ss)),
         "ciede2000": float(np.mean(de)),
-        "char_color_acc": character_report(stats, palette, part_ids, shade_factor)["accuracy"],
+        "char_color_acc": character_accuracy(stats, palette, part_ids, shade_factor),
         "consistency": consistency_of(stats),
         "ink_f1": ink_fidelity(P, [ink_of(t) for t in T]),
         "colorfulness": float(np.mean(cf)),

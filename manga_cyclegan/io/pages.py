@@ -23,6 +23,7 @@ __all__ = [
     "is_hidden_member",
     "is_hidden_name",
     "is_image_name",
+    "is_inside",
     "natural_key",
     "natural_path_key",
 ]
@@ -131,3 +132,12 @@ def is_image_name(name: str) -> bool:
 def is_archive_path(path: Path) -> bool:
     """A .cbz/.zip file, by its suffix."""
     return path.suffix.lower() in ARCHIVE_EXTENSIONS
+
+
+def is_inside(path: str | bytes | os.PathLike | None, folder: str | os.PathLike) -> bool:
+    """True when `path` is `folder` or lies below it, both resolved (symbolic links followed); no path (None or
+    empty, as in an OSError without a file name) is inside nothing."""
+    if not path:
+        return False
+    path, folder = Path(os.fsdecode(path)).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents

@@ -41,12 +41,3 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
-
-
-def receptive_field(n_layers: int) -> int:
-    """Side of the input patch one output cell sees (70 for n_layers=3)."""
-    size = 1
-    # Walk back from one output cell: the final conv and the stride-1 conv, then n_layers stride-2 convs.
-    for stride in [1, 1] + [2] * n_layers:
-        size = (size - 1) * stride + 4
-    return size

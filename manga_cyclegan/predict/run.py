@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from manga_cyclegan.color import luma
+from manga_cyclegan.colorize.color_detect import is_color_page
 from manga_cyclegan.colorize.colorizer import (
     Colorizer,
     InferenceSettings,
@@ -39,15 +40,15 @@ from manga_cyclegan.config.commands import PredictConfig
 from manga_cyclegan.config.errors import config_hint
 from manga_cyclegan.config.precision import emulated_bf16_warning, resolve_precision
 from manga_cyclegan.config.schema import PageGuards, arch_overrides, check_config
-from manga_cyclegan.data.color_detect import is_color_page
 from manga_cyclegan.io.decode import read_page
 from manga_cyclegan.io.pages import (
     ARCHIVE_EXTENSIONS,
     PageReadError,
     PageRef,
+    is_inside,
 )
 from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
-from manga_cyclegan.predict.sources import default_output, is_inside, resolve_inputs
+from manga_cyclegan.predict.sources import default_output, resolve_inputs
 
 STATES = ("colorized", "color", "existing", "failed")
 

@@ -49,8 +49,3 @@ def default_output(pattern: str, root: Path) -> Path:
         path = glob_base(pattern)
     name = path.resolve().name
     return root / "colorized" / name
-
-
-def is_inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents

@@ -34,8 +34,10 @@ Discriminators: 70x70 PatchGANs; `spectral_norm_d` normalizes their convolutions
 
 Around the steps, small helpers keep what is not the paper out of this file: a non-finite loss guard before each
 phase's backward (`train/nonfinite.py`; a generator-phase failure skips the whole step, pools included, a
-discriminator-phase one the D update), dropout's own random generator (`train/step_rng.py`), and validation
-scoring with the evaluation metrics (`train/validation.py`).
+discriminator-phase one the D update) and validation scoring with the evaluation metrics (`train/validation.py`).
+The steps return the images they made; a callback logs them to TensorBoard (`train/image_logging.py`).
+Nothing in a step draws from torch's global generator, so resuming is exact without saving it; `dropout` (no config
+uses it) would draw from it, and a resumed run with dropout does not draw as the first run did.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ from functools import partial
 
 import pytorch_lightning as pl
 import torch
-import torchvision
 
 from manga_cyclegan.color import to_gray, to_rgb
 from manga_cyclegan.config.groups import NONFINITE_MODES, ModelConfig
@@ -60,7 +61,6 @@ from manga_cyclegan.train.losses import (
     identity_loss,
 )
 from manga_cyclegan.train.nonfinite import NonFiniteGuard
-from manga_cyclegan.train.step_rng import StepRNG
 from manga_cyclegan.train.validation import ValidationScores
 
 CHANNELS_A, CHANNELS_B = 1, 3
@@ -95,7 +95,6 @@ class CycleGAN(pl.LightningModule):
         self.pool_A = ImagePool(config.pool_size, seed=seed)
         self.pool_B = ImagePool(config.pool_size, seed=seed + 1)
         self.nonfinite = NonFiniteGuard(config.nonfinite, config.max_nonfinite_skips)
-        self.step_rng = StepRNG()  # dropout's generator, kept apart and checkpointed
         self.val_scores = ValidationScores()
 
     # ---- the colorizer -------------------------------------------------------------------------------------
@@ -152,7 +151,7 @@ class CycleGAN(pl.LightningModule):
             "D_B": discriminator_loss(self.D_B(images["real_B"]), self.D_B(fake_B), hp.gan_mode),
         }
 
-    def training_step(self, batch: dict, batch_idx: int) -> None:
+    def training_step(self, batch: dict, batch_idx: int) -> dict | None:
         opt_g, opt_d = self.optimizers()
         real_A, real_B = self._layout(batch["A"]), self._layout(batch["B"])
 
@@ -178,8 +177,7 @@ class CycleGAN(pl.LightningModule):
         n = real_A.shape[0]
         self.log_dict({f"loss/{k}": v.detach() for k, v in {**g_losses, **d_losses}.items()}, batch_size=n)
         self.log_dict({"loss/G": loss_G.detach(), "loss/D": loss_D.detach()}, prog_bar=True, batch_size=n)
-        if batch_idx % max(1, self.hparams.image_log_every_n_batches) == 0:
-            self._log_grid("train/samples", images)
+        return {"images": images}  # for the image logging callback
 
     def on_train_epoch_start(self) -> None:
         # The LR is a function of the epoch. Catching the schedulers up here, rather than stepping them at epoch
@@ -203,23 +201,21 @@ class CycleGAN(pl.LightningModule):
         return [opt_g, opt_d], schedulers
 
     # ---- validation -----------------------------------------------------------------------------------------
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: dict, batch_idx: int) -> dict:
         real_A = self._layout(batch["A"])
         fake_B = self.colorize(real_A)
         rec_A = self.G_BA(fake_B)
         self.log("val/cycle_l1", cycle_loss(rec_A, real_A), batch_size=real_A.shape[0], sync_dist=True)
         self.val_scores.add(batch, real_A, fake_B)
-        if batch_idx < self.hparams.val_samples:
-            self._log_grid(f"val/sample_{batch_idx}", {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A})
+        return {"images": {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A}}  # for the image logging callback
 
     def on_validation_epoch_end(self) -> None:
-        self.val_scores.finish(self, self.hparams.val_samples)
+        self.val_scores.finish(self)
 
-    # ---- checkpoints: the pools and the RNG are training state too ------------------------------------------
+    # ---- checkpoints: the pools and the skip counts are training state too ------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
         checkpoint["nonfinite_skips"] = self.nonfinite.state_dict()
-        checkpoint["rng"] = self.step_rng.states(self)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         pools = checkpoint.get("image_pools")
@@ -227,25 +223,4 @@ class CycleGAN(pl.LightningModule):
             self.pool_A.load_state_dict(pools["A"], self.device)
             self.pool_B.load_state_dict(pools["B"], self.device)
         self.nonfinite.load_state_dict(checkpoint.get("nonfinite_skips", {}))
-        self.step_rng.load(checkpoint.get("rng"))  # taken up in on_train_start, where the rank is known
-
-    def on_train_start(self) -> None:
-        self.step_rng.restore(self.trainer.world_size, self.global_rank)
-
-    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
-        self.step_rng.enter_step(self.device)
-
-    def on_train_batch_end(self, outputs, batch: dict, batch_idx: int) -> None:
-        self.step_rng.leave_step(self.device)
-
-    # ---- logging --------------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def _log_grid(self, tag: str, images: dict) -> None:
-        """One row per image kind (first page of the batch), B/W shown as gray RGB, for TensorBoard."""
-        writer = getattr(self.logger, "experiment", None)
-        if writer is None or not hasattr(writer, "add_image") or self.global_rank != 0:
-            return
-        rows = [im[:1].float() for im in images.values()]
-        rows = [to_rgb(im) if im.shape[1] == 1 else im for im in rows]
-        grid = torchvision.utils.make_grid(torch.cat(rows), nrow=3, normalize=True, value_range=(-1, 1))
-        writer.add_image(tag, grid.cpu(), global_step=self.global_step)
+        # Checkpoints of earlier versions also hold "rng", a dropout generator no longer kept: it is ignored.

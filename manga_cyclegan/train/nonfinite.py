@@ -12,11 +12,16 @@ import math
 
 import torch
 
+from manga_cyclegan.config.errors import RunError
+
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN/Inf: the run stops before an optimizer step is taken with it."""
+class NonFiniteLossError(RunError):
+    """A loss became NaN/Inf: the run stops before an optimizer step is taken with it, reported in one line.
+    Exit code 1: the command was right, the training failed."""
+
+    exit_code = 1
 
 
 class NonFiniteGuard:

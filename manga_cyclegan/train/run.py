@@ -2,28 +2,24 @@
 
 Problems the user can fix (a value outside its choices, no data, an output folder that cannot be written, a NaN
 loss) end a single run with one message and no traceback; config values and folders are checked before any
-work starts (keys and types already while Hydra composes, against the schemas in train/config.py and
-data/config.py).
+work starts (keys and types already while Hydra composes, against the schemas in config/groups.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import typing
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from manga_cyclegan.config import errors as config_errors
 from manga_cyclegan.config.errors import RunError, cannot_write_message, config_hint
 from manga_cyclegan.config.groups import DataConfig, ModelConfig
 from manga_cyclegan.config.precision import emulated_bf16_warning
 from manga_cyclegan.config.schema import check_config as check_schema
+from manga_cyclegan.io.pages import is_inside
 
 # Lightning (and with it the model and the data) takes seconds to import: it is imported where it is used,
 # so that train.py reports a config error as soon as Hydra finds it.
@@ -140,26 +136,7 @@ def check_writable(folder: Path) -> None:
 
 def output_folder_problem(err: OSError, folders: list[Path]) -> RunError | None:
     """The RunError for `err` if it concerns one of `folders` (named: the innermost one), else None."""
-    concerned = [f for f in folders if is_under(err.filename, f)]
+    concerned = [f for f in folders if is_inside(err.filename, f)]
     if not concerned:
         return None
     return RunError(cannot_write_message(max(concerned, key=lambda f: len(f.parts)), err))
-
-
-def is_under(filename, folder: Path) -> bool:
-    if not filename:
-        return False
-    path, folder = Path(os.fsdecode(filename)).absolute(), folder.absolute()
-    return path == folder or folder in path.parents
-
-
-# ---- reporting errors ------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def errors_reported_in_one_line():
-    """Inside the task: a RunError or NonFiniteLossError ends a single run with its message (printed once, by
-    rank 0) instead of a traceback. In sweeps it propagates, so that Hydra/Optuna fail just that job."""
-    from manga_cyclegan.train.nonfinite import NonFiniteLossError
-
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    with config_errors.errors_reported_in_one_line((NonFiniteLossError,), multirun=multirun):
-        yield

@@ -1,4 +1,4 @@
-"""Colour-page detector (manga_cyclegan.data.color_detect)."""
+"""Colour-page detector (manga_cyclegan.colorize.color_detect)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from manga_cyclegan.data.color_detect import chroma_stats, is_color_page
+from manga_cyclegan.colorize.color_detect import chroma_stats, is_color_page
 
 
 def manga_page(h: int = 480, w: int = 340, seed: int = 0) -> np.ndarray:

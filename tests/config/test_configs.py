@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -123,7 +126,19 @@ def test_each_experiment_fast_dev_runs(experiment, tmp_path, tiny_synthetic_set,
     else:
         data = [o for o in tiny_overrides if o.startswith("data.")]
     cfg = compose_train([*overrides, *data], tmp_path)
-    train(cfg)
+    metrics = train(cfg)
+    # One training batch and one validation batch ran through the experiment's own model, and were scored...
+    for name in ("loss/G", "loss/D", "loss/cycle_A", "loss/G_AB", "val/cycle_l1", "val/ciede2000"):
+        assert name in metrics and math.isfinite(metrics[name]), (name, metrics)
+    # ...the run folder holds the composed config and the checkpoint of that one step (two optimizer steps) of the
+    # experiment's model; fast_dev_run writes no TensorBoard logs.
+    saved = OmegaConf.load(tmp_path / "config.yaml")
+    assert saved.model == OmegaConf.to_container(cfg.model, resolve=True)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == 2
+    assert {k: checkpoint["hyper_parameters"][k] for k in ("ngf", "n_blocks", "lr")} == \
+        {k: cfg.model[k] for k in ("ngf", "n_blocks", "lr")}
+    assert not (tmp_path / "tensorboard").exists()
 
 
 @pytest.mark.slow

@@ -166,23 +166,28 @@ def _own_colors():
     return {7: RED, 8: GREEN, 9: BLUE, 10: YELLOW}
 
 
+def accuracy(preds, labels, palette=PALETTE, part_ids=PART_IDS, min_region_px=16, shade_factor=None):
+    """Character color accuracy as evaluate_paired measures it: regions first, then the palette match."""
+    stats = R.region_mean_colors(preds, labels, part_ids, min_region_px)
+    return R.character_accuracy(stats, palette, part_ids, shade_factor)
+
+
+def spread(preds, labels, part_ids=PART_IDS):
+    return R.consistency_of(R.region_mean_colors(preds, labels, part_ids))
+
+
 def test_character_color_accuracy_own_palette_is_one():
     lbl = _label_map()
     pred = _paint(lbl, _own_colors())
-    assert R.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS) == 1.0
-    rep = R.character_color_report([pred], [lbl], PALETTE, PART_IDS)
-    assert rep["n_regions"] == 5  # tiny region ignored; class 7 has two regions
-    assert rep["per_class"][7] == {"correct": 2, "total": 2, "accuracy": 1.0}
-    np.testing.assert_array_equal(np.diag(rep["confusion"]), [2, 1, 1, 1])
+    assert accuracy([pred], [lbl]) == 1.0
+    stats = R.region_mean_colors([pred], [lbl], PART_IDS)
+    assert sorted(stats["class_id"].tolist()) == [7, 7, 8, 9, 10]  # tiny region ignored; class 7 has two regions
 
 
 def test_character_color_accuracy_swapped_is_zero():
     lbl = _label_map()
     pred = _paint(lbl, {7: GREEN, 8: RED, 9: YELLOW, 10: BLUE})
-    assert R.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS) == 0.0
-    rep = R.character_color_report([pred], [lbl], PALETTE, PART_IDS)
-    k = {c: i for i, c in enumerate(PART_IDS)}
-    assert rep["confusion"][k[7], k[8]] == 2 and rep["confusion"][k[8], k[7]] == 1
+    assert accuracy([pred], [lbl]) == 0.0
 
 
 def test_character_color_accuracy_half_and_tiny_ignored():
@@ -195,15 +200,15 @@ def test_character_color_accuracy_half_and_tiny_ignored():
         _own_colors(),
         [((slice(2, 12), slice(2, 12)), BLUE), ((slice(35, 38), slice(55, 58)), BLUE)],
     )
-    acc = R.character_color_accuracy([p1, p2], [lbl, lbl], PALETTE, PART_IDS)
+    acc = accuracy([p1, p2], [lbl, lbl])
     assert acc == pytest.approx(6 / 10)
     # exactly half: 3/5 right on p3, 2/5 right on p4
     p3 = _paint(lbl, {7: RED, 8: GREEN, 9: YELLOW, 10: BLUE})  # A, E, B right; C, D wrong
     p4 = _paint(lbl, {7: GREEN, 8: RED, 9: BLUE, 10: YELLOW})  # 7A, 7E, 8 wrong; 9, 10 right
-    assert R.character_color_accuracy([p3, p4], [lbl, lbl], PALETTE, PART_IDS) == pytest.approx(0.5)
+    assert accuracy([p3, p4], [lbl, lbl]) == pytest.approx(0.5)
     # the tiny region counts once the threshold allows it
-    rep = R.character_color_report([p2], [lbl], PALETTE, PART_IDS, min_region_px=4)
-    assert rep["n_regions"] == 6 and rep["accuracy"] == pytest.approx(4 / 6)
+    assert len(R.region_mean_colors([p2], [lbl], PART_IDS, min_region_px=4)["class_id"]) == 6
+    assert accuracy([p2], [lbl], min_region_px=4) == pytest.approx(4 / 6)
 
 
 def test_character_color_accuracy_robust_to_cel_shading():
@@ -213,13 +218,13 @@ def test_character_color_accuracy_robust_to_cel_shading():
     shade[:, :6] = 0  # darken the left part of regions by 20 %
     m = (shade != lbl) & (lbl >= 7)
     pred[m] = (pred[m] * 0.8).astype(np.uint8)
-    assert R.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS) == 1.0
+    assert accuracy([pred], [lbl]) == 1.0
 
 
 def test_character_color_accuracy_no_regions_is_nan():
     lbl = np.ones((10, 10), np.uint8)
     pred = np.zeros((10, 10, 3), np.uint8)
-    assert math.isnan(R.character_color_accuracy([pred], [lbl], PALETTE, PART_IDS))
+    assert math.isnan(accuracy([pred], [lbl]))
 
 
 def test_character_color_accuracy_shade_factor():
@@ -233,8 +238,8 @@ def test_character_color_accuracy_shade_factor():
     pred[lbl == 7] = shaded
     pred[lbl == 8] = tan
     pal = {7: peach, 8: tan}
-    assert R.character_color_accuracy([pred], [lbl], pal, [7, 8]) == pytest.approx(0.5)
-    assert R.character_color_accuracy([pred], [lbl], pal, [7, 8], shade_factor=0.75) == 1.0
+    assert accuracy([pred], [lbl], pal, [7, 8]) == pytest.approx(0.5)
+    assert accuracy([pred], [lbl], pal, [7, 8], shade_factor=0.75) == 1.0
     meta = {"character_parts": [7, 8], "palette": {"7": list(peach), "8": list(tan)}}
     bw = np.asarray(C.luma_float(pred).round(), np.uint8)
     assert scoring.evaluate_paired([pred], [pred], [bw], [lbl], meta)["char_color_acc"] == pytest.approx(0.5)
@@ -245,10 +250,10 @@ def test_character_color_accuracy_shade_factor():
 def test_consistency_zero_when_all_regions_same_color():
     lbl = _label_map()
     pages = [_paint(lbl, _own_colors()), _paint(lbl, _own_colors())]
-    assert R.consistency_spread(pages, [lbl, lbl], PART_IDS) == pytest.approx(0.0, abs=1e-9)
+    assert spread(pages, [lbl, lbl]) == pytest.approx(0.0, abs=1e-9)
     # a constant wrong color is also perfectly consistent (by definition)
     wrong = [_paint(lbl, {7: BLUE, 8: BLUE, 9: BLUE, 10: BLUE})] * 2
-    assert R.consistency_spread(wrong, [lbl, lbl], PART_IDS) == pytest.approx(0.0, abs=1e-9)
+    assert spread(wrong, [lbl, lbl]) == pytest.approx(0.0, abs=1e-9)
 
 
 def _delta_l_only(L1, L2):
@@ -272,15 +277,15 @@ def test_consistency_known_spread():
     Lm = (L1 + L2) / 2
     expected = (_delta_l_only(L1, Lm) + _delta_l_only(L2, Lm)) / 2
     # only class 7 has >= 2 regions, so the result is its spread
-    got = R.consistency_spread([page], [lbl], PART_IDS)
+    got = spread([page], [lbl])
     assert got == pytest.approx(expected, abs=1e-4)
     # two pages: class 7 spread unchanged (4 regions: g1,g2,g1,g2), classes 8-10 now have 2 identical regions -> 0
-    got2 = R.consistency_spread([page, page], [lbl, lbl], PART_IDS)
+    got2 = spread([page, page], [lbl, lbl])
     assert got2 == pytest.approx(expected / 4, abs=1e-4)
     # a single region per class -> nan
     one = np.ones_like(lbl)
     one[2:12, 2:12] = 7
-    assert math.isnan(R.consistency_spread([page], [one], PART_IDS))
+    assert math.isnan(spread([page], [one]))
 
 
 # ------------------------------------------------------------------- aggregation

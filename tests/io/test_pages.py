@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -14,7 +15,7 @@ from PIL import Image
 from manga_cyclegan.io.decode import probe_page, probe_pages, read_page
 from manga_cyclegan.io.labels import read_label_map
 from manga_cyclegan.io.listing import list_pages
-from manga_cyclegan.io.pages import PageReadError, PageRef, natural_key
+from manga_cyclegan.io.pages import PageReadError, PageRef, is_inside, natural_key
 
 
 def _png_bytes(arr: np.ndarray, **save) -> bytes:
@@ -278,3 +279,13 @@ def test_read_label_map_keeps_raw_ids(tmp_path):
     assert out.dtype == np.int64 and (out == ids).all()
     with pytest.raises(PageReadError):
         read_label_map(tmp_path / "x.jpg")
+
+
+def test_is_inside_resolves_links_and_takes_an_oserror_filename(tmp_path):
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(out)
+    assert is_inside(out, out) and is_inside(out / "sub" / "p.png", out)
+    assert is_inside(os.fsencode(tmp_path / "link" / "sub"), out)  # bytes, as OSError.filename may be
+    assert not is_inside(tmp_path / "outer.png", out) and not is_inside(tmp_path / "out2", out)
+    assert not is_inside(None, out) and not is_inside("", out)

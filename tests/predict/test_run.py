@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
+import sys
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -17,7 +19,7 @@ from manga_cyclegan.colorize.colorizer import InferenceSettings
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.predict.run import predict_pages
 from manga_cyclegan.predict.sinks import OutputOptions
-from tests.helpers import manga_page, png_bytes, run_script
+from tests.helpers import REPO, manga_page, png_bytes, run_script
 
 
 def color_page(height: int, width: int) -> np.ndarray:
@@ -225,3 +227,22 @@ def test_chapter_palette_option_fits_on_the_run_and_changes_only_chroma(colorize
     assert np.abs(a - b).max() > 0  # the palette moved some chroma
     in_gamut = (b > 0).all(-1) & (b < 255).all(-1)
     assert np.abs(luma(b) - np.clip(manga_page(48, 40, 1), 20, 235))[in_gamut].max() <= 1.5
+
+
+OPENCV_THREADS = """
+import cv2
+default = cv2.getNumThreads()
+import predict, manga_cyclegan.predict.run, manga_cyclegan.data.datamodule as data
+imported = cv2.getNumThreads()
+data.UnpairedDataModule().prepare_data()
+print(default, imported, cv2.getNumThreads())
+"""
+
+
+def test_predicting_keeps_opencv_threads_and_only_the_training_data_hooks_pin_them():
+    """Importing the predict flow (and the data flow) leaves OpenCV's thread count alone; the datamodule's first hook
+    sets it to one thread, which the DataLoader workers it forks inherit. In a fresh interpreter."""
+    proc = subprocess.run([sys.executable, "-c", OPENCV_THREADS], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    default, imported, pinned = map(int, proc.stdout.split()[-3:])
+    assert imported == default and pinned == 1

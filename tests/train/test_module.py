@@ -76,3 +76,19 @@ def test_descreen_feeds_g_ab_the_low_passed_page_everywhere():
     assert any(torch.allclose(x, descreen(to_gray(real_B), 1.0)) for x in to_ab)  # the identity term
     assert not any(torch.equal(x, real_A) for x in to_ab)
     torch.testing.assert_close(model(real_A), model.G_AB(descreen(real_A, 1.0)))
+
+
+def test_a_checkpoint_of_an_earlier_version_holding_a_dropout_generator_still_loads(tmp_path):
+    import pytorch_lightning as pl
+
+    model = tiny(pool_size=2)
+    model.discriminator_losses(model.generator_losses(torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16))[1])
+    checkpoint = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
+                  "pytorch-lightning_version": pl.__version__}
+    model.on_save_checkpoint(checkpoint)
+    assert "rng" not in checkpoint  # nothing in a step draws from torch's global generator: nothing to save
+    checkpoint["rng"] = {"torch": torch.get_rng_state()[None]}  # what earlier versions saved for dropout
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    loaded = CycleGAN.load_from_checkpoint(tmp_path / "old.ckpt", weights_only=True)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+    assert len(loaded.pool_A) == len(model.pool_A) == 1

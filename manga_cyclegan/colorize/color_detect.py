@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from manga_cyclegan.color import rgb_to_lab
+from manga_cyclegan.color import checked_page, rgb_to_lab
 
 __all__ = ["chroma_stats", "is_color_page", "DEFAULT_COLOR_THRESHOLD"]
 
@@ -34,20 +34,6 @@ DEFAULT_COLOR_THRESHOLD = 0.05
 
 _N_BINS = 10  # lightness bins of 10 L* units each
 _MIN_BIN_SHARE = 0.01  # bins with fewer pixels borrow the tint of their neighbours
-
-
-def _as_rgb_uint8(rgb: np.ndarray) -> np.ndarray:
-    a = np.asarray(rgb)
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {a.shape}")
-    a = a[:, :, :3]
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and float(a.max()) <= 1.0:
-            a = a * 255.0
-        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(a)
 
 
 def chroma_stats(
@@ -68,7 +54,7 @@ def chroma_stats(
     * ``mean_residual_chroma``: mean chroma after tint removal;
     * ``paper_a``, ``paper_b``: the tint of the lightest populated bin (the paper colour).
     """
-    a8 = _as_rgb_uint8(rgb)
+    a8 = np.ascontiguousarray(checked_page(rgb, 3, "rgb", convert=True))
     h, w = a8.shape[:2]
     if h == 0 or w == 0:
         raise ValueError("empty image")
