@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 # What the table shows of each row, in this order (the JSON log keeps everything).
-COLUMNS = ("char_color_acc", "ciede2000", "consistency", "ink_f1", "psnr")
+COLUMNS = ("char_color_acc", "env_color_acc", "ciede2000", "consistency", "ink_f1", "psnr")
 METHODS = ("model", "model raw")
 
 
@@ -153,7 +153,7 @@ def write_table(rows: list[dict], table: Path) -> None:
         "",
         "Every row is one `python benchmarks/quality.py --name NAME --seed SEED -- OVERRIDES` run: `python train.py`",
         "with those overrides, then `python -m manga_cyclegan.evaluate` on its `last.ckpt` (synthetic test split, 24",
-        "pages). `out` is predict's default output, `raw` the generator's RGB. Higher is better for char_color_acc,",
+        "pages). `out` is predict's default output, `raw` the generator's RGB. Higher is better for char_color_acc, env_color_acc,",
         "ink_f1 and psnr; lower for ciede2000 and consistency. The full rows (every metric, the baselines, the",
         "machine, the commit) are in `quality.jsonl`. `*`: the default output was scored again with a later",
         "version of it (`--rescore`); the figures the run first had are in the log. The overrides column runs each",

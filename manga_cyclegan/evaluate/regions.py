@@ -27,6 +27,15 @@ from manga_cyclegan.evaluate.inputs import (
 RegionStats = dict[str, np.ndarray]
 
 
+# The classes of a test set's label map that are settings rather than characters, by their names in meta["classes"].
+ENVIRONMENT_CLASSES = ("sky", "sea", "ground", "interior")
+
+
+def environment_ids(meta: Mapping[str, Any]) -> list[int]:
+    """The label ids of the settings (sky, sea, ground, rooms) of a test set's meta; [] if it names none."""
+    return [i for i, name in enumerate(meta.get("classes", ())) if name in ENVIRONMENT_CLASSES]
+
+
 def palette_from_meta(meta: Mapping[str, Any]) -> tuple[dict[int, tuple[int, int, int]], list[int]]:
     """``(palette, part_ids)`` from a test-set ``meta`` dict (palette keys are str ids)."""
     palette = {int(k): tuple(int(c) for c in v) for k, v in meta["palette"].items()}

@@ -29,6 +29,7 @@ from manga_cyclegan.evaluate.metrics import (
 from manga_cyclegan.evaluate.regions import (
     character_accuracy,
     consistency_of,
+    environment_ids,
     palette_from_meta,
     region_stats,
 )
@@ -45,8 +46,9 @@ def evaluate_paired(
 ) -> dict[str, float]:
     """All paired metrics on a synthetic test set (pred vs known truth).
 
-    Returns ``{"psnr" ↑, "ssim" ↑, "ciede2000" ↓, "char_color_acc" ↑,
-    "consistency" ↓, "ink_f1" ↑, "colorfulness" ≈}``. Per-page metrics are
+    Returns ``{"psnr" ↑, "ssim" ↑, "ciede2000" ↓, "char_color_acc" ↑, "env_color_acc" ↑,
+    "consistency" ↓, "ink_f1" ↑, "colorfulness" ≈}``; ``env_color_acc`` scores the settings' regions (sky, sea,
+    ground, rooms) as ``char_color_acc`` scores the character parts. Per-page metrics are
     page means; ``char_color_acc`` pools regions over pages; ``consistency``
     averages over character-part classes. ``meta`` supplies
     ``character_parts`` and ``palette`` (see :func:`palette_from_meta`), and
@@ -78,11 +80,16 @@ def evaluate_paired(
         labs.append(lab_p)
 
     stats = region_stats(labs, L, part_ids, min_region_px)
+    settings = environment_ids(meta)
+    # Settings are scored like character parts, among the settings' own palette colors (they have no cel shadow).
+    env_acc = (character_accuracy(region_stats(labs, L, settings, min_region_px), palette, settings)
+               if settings else float("nan"))
     return {
         "psnr": float(np.mean(ps)),
         "ssim": float(np.mean(ss)),
         "ciede2000": float(np.mean(de)),
         "char_color_acc": character_accuracy(stats, palette, part_ids, shade_factor),
+        "env_color_acc": env_acc,
         "consistency": consistency_of(stats),
         "ink_f1": ink_fidelity(P, [ink_of(t) for t in T]),
         "colorfulness": float(np.mean(cf)),
