@@ -30,7 +30,7 @@ import psutil
 import torch
 
 from manga_cyclegan.color import from_uint8, to_uint8, transfer_chroma
-from manga_cyclegan.colorize.flat import flat_color
+from manga_cyclegan.colorize.flat import CLOSE_GAPS, flat_color
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
 from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
@@ -110,6 +110,8 @@ class InferenceSettings:
     mode: str = "flat"
     # "flat" mode: one color per region enclosed by the page's ink (False: the generator's colors per pixel).
     flat_regions: bool = True
+    close_gaps: int = CLOSE_GAPS
+    split_tones: bool = True
     working_size: int | str = "auto"
     device: str | torch.device = "cpu"
     precision: str = "fp32"
@@ -146,7 +148,8 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
     if settings.mode == "raw":
         return colors
     if settings.mode == "flat":
-        return [flat_color(page, color, settings.flat_regions) for page, color in zip(pages, colors)]
+        return [flat_color(page, color, settings.flat_regions, settings.close_gaps, settings.split_tones)
+                for page, color in zip(pages, colors)]
     return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
 
 

@@ -13,8 +13,15 @@
    away), and the thin strokes it misses on light paper (lettering): dark connected strokes at least
    STROKE_EXTENT px long whose surroundings are light, where a screen dot would be a lone speck.
 
-A region whose outline has a gap is merged with its neighbour and gets one color with it: `regions=False`
-(predict's `flat_regions=false`) keeps the generator's colors per pixel.
+Regions that hold (`flat_regions`):
+- `close_gaps` (ball radius in pixels, trapped-ball filling as line-art flat-fillers do): regions are seeded where
+  a ball of that radius fits between the ink lines, so an outline with a gap narrower than the ball does not merge
+  two regions; the pixels near the lines go to the nearest seed of their own enclosed area, and areas too narrow
+  for the ball keep their own region;
+- `split_tones`: paper-white areas (the input's descreened luma >= WHITE_LUMA) and toned areas never share a
+  region, so an empty balloon or the paper is not tinted by the screen beside it;
+- a white area of the input is never filled dark (L* < DARK_LIGHTNESS): it stays paper white.
+`regions=False` (predict's `flat_regions=false`) keeps the generator's colors per pixel.
 
 `python benchmarks/flat_output.py` compares these choices (and the ink settings) on a trained model.
 """
@@ -25,7 +32,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from manga_cyclegan.color import INK_LUMA, ink_mask, luma
+from manga_cyclegan.color import INK_LUMA, ink_mask, luma, rgb_to_lab
 
 # ink_mask for the flat output: Gaussian sigma 2 px (a screen period blurred away), the lighter side of a line
 # looked for within 11 px, a line darker than 0.6 of it, and lines next to tones down to 50 of 255.
@@ -38,6 +45,13 @@ STROKE_EXTENT = 4
 STROKE_PAPER = 170
 # Regions smaller than this (pixels of the page) keep the generator's colors: too few pixels for a median.
 MIN_REGION_PX = 12
+# Ball radius of the gap closing (pixels of the page): outline gaps up to about twice this are closed.
+CLOSE_GAPS = 2
+# Paper: the input's luma, screen blurred away (Gaussian sigma 2 px), at least this; such areas are never filled
+# darker than DARK_LIGHTNESS (CIE L*).
+WHITE_LUMA = 235
+DARK_LIGHTNESS = 40.0
+PAPER_RGB = (255, 255, 255)
 
 
 def page_ink(bw: np.ndarray) -> np.ndarray:
@@ -57,22 +71,69 @@ def strokes_on_paper(bw: np.ndarray) -> np.ndarray:
     return long_enough[labels] & light
 
 
-def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True) -> np.ndarray:
+def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
+               split_tones: bool = True) -> np.ndarray:
     """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> uint8 HxWx3 page: the colors (one per region
-    enclosed by ink if `regions`), the page's ink in black."""
+    enclosed by ink if `regions`, see `page_regions`), the page's ink in black."""
     out = resize_without_ink(color, bw.shape)
     ink = page_ink(bw)
     if regions:
-        out = region_medians(out, ink)
+        labels = page_regions(bw, ink, close_gaps, split_tones)
+        out = region_medians(out, ink, labels)
+        out = keep_paper_white(out, bw, labels)
     out[ink] = INK_RGB
     return out
 
 
-def region_medians(color: np.ndarray, ink: np.ndarray, min_px: int = MIN_REGION_PX) -> np.ndarray:
-    """Each 4-connected component of ~ink of at least `min_px` pixels filled with the per-channel median of
-    `color` over it; ink pixels and smaller components keep their colors."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((~ink).astype(np.uint8), connectivity=4)
-    regions = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_px)
+def paper(bw: np.ndarray) -> np.ndarray:
+    """Where the page is white paper once its screen is blurred away."""
+    blurred = cv2.GaussianBlur(bw.astype(np.float32), (0, 0), 2.0, borderType=cv2.BORDER_REFLECT_101)
+    return blurred >= WHITE_LUMA
+
+
+def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS, split_tones: bool = True) -> np.ndarray:
+    """int32 HxW region labels (0: ink) of a page: the 4-connected areas its ink encloses, with the gap closing and
+    the tone split of the module docstring."""
+    free = ~ink
+    _, areas = cv2.connectedComponents(free.astype(np.uint8), connectivity=4)
+    kinds = [free & paper(bw), free & ~paper(bw)] if split_tones else [free]
+    ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_gaps + 1,) * 2) if close_gaps > 0 else None
+    labels, count = np.zeros(bw.shape, np.int32), 0
+    for kind in kinds:
+        # Seeds: where the ball fits inside this kind of area.
+        seeds = kind if ball is None else cv2.erode(kind.astype(np.uint8), ball, borderType=cv2.BORDER_REPLICATE) > 0
+        n, seed_labels = cv2.connectedComponents(seeds.astype(np.uint8), connectivity=4)
+        labels[seeds] = seed_labels[seeds] + count
+        count += n - 1
+        # Areas of this kind the ball never fits in keep a region of their own.
+        n, kind_labels = cv2.connectedComponents(kind.astype(np.uint8), connectivity=4)
+        seeded = np.zeros(n, bool)
+        seeded[np.unique(kind_labels[seeds])] = True
+        lone = kind & ~seeded[kind_labels]
+        labels[lone] = kind_labels[lone] + count
+        count += n
+    # The rest (near the lines) joins the nearest labeled pixel of its own enclosed area.
+    rest = free & (labels == 0)
+    if rest.any() and (labels > 0).any():
+        _, (rows, cols) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+        nearest = labels[rows, cols]
+        same_area = areas[rows, cols] == areas
+        labels[rest & same_area] = nearest[rest & same_area]
+        orphans = free & (labels == 0)  # nearest seed across a line: the area's own label
+        labels[orphans] = areas[orphans] + count
+    return labels
+
+
+def region_medians(color: np.ndarray, ink: np.ndarray, labels: np.ndarray | None = None,
+                   min_px: int = MIN_REGION_PX) -> np.ndarray:
+    """Each region (`labels` > 0; default: the 4-connected components of ~ink) of at least `min_px` pixels filled
+    with the per-channel median of `color` over it; ink pixels and smaller regions keep their colors."""
+    if labels is None:
+        _, labels = cv2.connectedComponents((~ink).astype(np.uint8), connectivity=4)
+    labels = np.where(ink, 0, labels)
+    n = int(labels.max()) + 1
+    area = np.bincount(labels.ravel(), minlength=n)
+    regions = np.flatnonzero(area >= min_px)
     regions = regions[regions > 0]  # label 0 is the ink
     out = color.copy()
     if len(regions) == 0:
@@ -85,6 +146,19 @@ def region_medians(color: np.ndarray, ink: np.ndarray, min_px: int = MIN_REGION_
     filled[regions] = True
     where = filled[labels] & ~ink
     out[where] = table[labels[where]]
+    return out
+
+
+def keep_paper_white(out: np.ndarray, bw: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Regions that are mostly white paper in the input and came out dark (L* < DARK_LIGHTNESS) are paper white."""
+    n = int(labels.max()) + 1
+    area = np.bincount(labels.ravel(), minlength=n)
+    white_share = np.bincount(labels.ravel(), weights=paper(bw).ravel().astype(np.float64), minlength=n) / np.maximum(area, 1)
+    candidates = (white_share[labels] > 0.5) & (labels > 0)
+    if candidates.any():
+        fix = np.zeros_like(candidates)
+        fix[candidates] = rgb_to_lab(out[candidates][None])[0, :, 0] < DARK_LIGHTNESS
+        out[fix] = PAPER_RGB
     return out
 
 

@@ -52,7 +52,19 @@ class TrainConfig:
 
 
 @dataclass
-class PredictConfig(PageGuards):
+@dataclass
+class FlatRegions:
+    """How the flat output finds the regions it fills with one color (manga_cyclegan.colorize.flat)."""
+
+    flat_regions: bool = option(True, "flat mode: one color per region the ink lines enclose (false: pixel by "
+                                      "pixel)")
+    close_gaps: int = option(2, "flat regions: outline gaps up to about twice this many pixels still part two "
+                                "regions (trapped-ball radius; 0: off)")
+    split_tones: bool = option(True, "flat regions: white paper and screened areas never share a region")
+
+
+@dataclass
+class PredictConfig(FlatRegions, PageGuards):
     """Colorize manga pages with a trained colorizer (G_AB): a page, a folder, a glob or .cbz/.zip chapters."""
 
     task_name: str = option("predict", LOG_FOLDER_HELP)
@@ -62,8 +74,6 @@ class PredictConfig(PageGuards):
                                          "outputs/colorized/<the input's name>)")
     mode: str = choice("flat", MODES, help="flat: flat colors under the page's own ink lines; lines: the model's "
                                            "colors on the page's own tones; raw: the generator's RGB")
-    flat_regions: bool = option(True, "flat mode: one color per region the ink lines enclose (false: pixel by "
-                                      "pixel, for outlines with gaps)")
     working_size: Union[int, str] = choice("auto", ("auto", "native"), otherwise="a long side in pixels",
                                            help="the size the generator runs at (auto: the scale it was trained at; "
                                                 "native: the page's own)")
@@ -102,7 +112,7 @@ class ExportConfig:
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(FlatRegions):
     """Score a trained colorizer on a test set, with the baselines (gray copy, tone lookup) beside it."""
 
     task_name: str = option("evaluate", LOG_FOLDER_HELP)

@@ -76,7 +76,8 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     # Unpaired B/W pages calibrate screentone density against luma; no test page is seen.
     lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(datamodule.layout, "A", "L", cfg.baseline_fit_pages))
     methods = {
-        "model": [flat_color(p, c) for p, c in zip(bw, raw)],  # what predict's default "flat" mode gives
+        # What predict's "flat" mode gives.
+        "model": [flat_color(p, c, cfg.flat_regions, cfg.close_gaps, cfg.split_tones) for p, c in zip(bw, raw)],
         "model lines": [transfer_chroma(p, c) for p, c in zip(bw, raw)],
         # The generator's own RGB, brought to page size to be compared with the truth.
         "model raw": [cv2.resize(c, p.shape[::-1], interpolation=cv2.INTER_CUBIC) for c, p in zip(raw, bw)],

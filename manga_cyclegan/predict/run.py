@@ -203,6 +203,8 @@ def predict(cfg: DictConfig) -> Summary:
     settings = InferenceSettings(
         mode=cfg.mode,
         flat_regions=cfg.flat_regions,
+        close_gaps=cfg.close_gaps,
+        split_tones=cfg.split_tones,
         working_size=cfg.working_size,
         device=device,
         precision=resolve_precision(cfg.precision, device),

@@ -56,11 +56,11 @@ def test_each_region_enclosed_by_ink_gets_one_color():
     page[18:22, :] = 0  # a line cuts the page in two regions
     color = np.zeros((40, 40, 3), np.uint8)
     color[:18] = (200, 50, 50)
-    color[22:] = (50, 50, 200)
+    color[22:] = (60, 120, 220)
     color[5, 5] = (0, 255, 0)  # speckle inside the top region
     color[30:33, 10:13] = (255, 255, 0)
     out = flat_color(page, color)
-    assert (out[:18] == (200, 50, 50)).all() and (out[22:] == (50, 50, 200)).all()
+    assert (out[:18] == (200, 50, 50)).all() and (out[22:] == (60, 120, 220)).all()
     assert (out[18:22] == 0).all()
     kept = flat_color(page, color, regions=False)
     assert (kept[5, 5] == (0, 255, 0)).all()  # regions=False: per-pixel colors
@@ -76,3 +76,42 @@ def test_lettering_on_a_balloon_stays_and_light_screen_dots_go():
     assert not ink[30:48:6, 0:48:6].any()
     out = flat_color(page, np.full((12, 12, 3), 200, np.uint8))
     assert (out[10, 10:20] == 0).all()  # the region median does not paint the lettering over
+
+
+def test_an_outline_with_a_gap_still_parts_two_regions():
+    """Two areas joined by a 2 px gap in their outline: the gap closing keeps each area's own color."""
+    page = np.full((40, 40), 255, np.uint8)
+    page[:, 19:21] = 0  # a vertical line...
+    page[24:26, 19:21] = 255  # ...with a 2 px gap
+    color = np.zeros((40, 40, 3), np.uint8)
+    color[:, :20] = (220, 80, 60)
+    color[:, 20:] = (60, 200, 80)
+    color[:, 30:] = (60, 210, 90)  # the right area is the larger one
+    merged = flat_color(page, color, close_gaps=0, split_tones=False)
+    assert (merged[5, 5] == merged[5, 35]).all()  # without closing: one region, one color
+    out = flat_color(page, color, split_tones=False)
+    assert (out[5, 5] == (220, 80, 60)).all() and (out[5, 35] != (220, 80, 60)).any()
+    assert (out[24:26, 19:21] != 0).any()  # the gap's own pixels are colored, not ink
+
+
+def test_paper_white_is_never_filled_dark_and_is_not_tinted_by_a_screen_beside_it():
+    page = np.full((48, 48), 255, np.uint8)
+    page[:, 24:][::4, ::4] = 0  # the right half screened, the left half paper, no line between them
+    page[1::4, 24::4] = 0
+    dark = np.full((12, 12, 3), (40, 30, 60), np.uint8)  # the generator paints everything near-black
+    out = flat_color(page, dark)
+    assert (out[:, :20] == 255).all()  # the paper stays paper
+    tinted = np.full((12, 12, 3), (120, 140, 200), np.uint8)
+    tinted[:, :6] = (250, 250, 250)  # paper where the page is paper, blue where it is screened
+    split = flat_color(page, tinted)
+    assert (split[:, :20] == (250, 250, 250)).all()  # one region would take one median for both halves
+    assert (flat_color(page, tinted, split_tones=False)[:, :20] != (250, 250, 250)).any()
+
+
+def test_the_commands_default_regions_are_the_libraries():
+    from manga_cyclegan.colorize.colorizer import InferenceSettings
+    from manga_cyclegan.colorize.flat import CLOSE_GAPS
+    from manga_cyclegan.config.commands import FlatRegions
+
+    assert FlatRegions().close_gaps == InferenceSettings().close_gaps == CLOSE_GAPS
+    assert FlatRegions().split_tones is InferenceSettings().split_tones is True
