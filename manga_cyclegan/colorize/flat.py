@@ -18,9 +18,9 @@ Regions that hold (`flat_regions`):
   a ball of that radius fits between the ink lines, so an outline with a gap narrower than the ball does not merge
   two regions; the pixels near the lines go to the nearest seed of their own enclosed area, and areas too narrow
   for the ball keep their own region;
-- `split_tones`: paper-white areas (the input's descreened luma >= WHITE_LUMA) and toned areas never share a
+- `split_tones`: paper (light pixels with no screen dot near them, `paper`) and screened areas never share a
   region, so an empty balloon or the paper is not tinted by the screen beside it;
-- a white area of the input is never filled dark (L* < DARK_LIGHTNESS): it stays paper white.
+- paper is never filled dark (L* < DARK_LIGHTNESS): it stays paper white (whatever the regions).
 `regions=False` (predict's `flat_regions=false`) keeps the generator's colors per pixel.
 
 `python benchmarks/flat_output.py` compares these choices (and the ink settings) on a trained model.
@@ -47,9 +47,10 @@ STROKE_PAPER = 170
 MIN_REGION_PX = 12
 # Ball radius of the gap closing (pixels of the page): outline gaps up to about twice this are closed.
 CLOSE_GAPS = 2
-# Paper: the input's luma, screen blurred away (Gaussian sigma 2 px), at least this; such areas are never filled
-# darker than DARK_LIGHTNESS (CIE L*).
+# Paper: input luma at least this, no screen dot within PAPER_CLEARANCE px; never filled darker than DARK_LIGHTNESS
+# (CIE L*).
 WHITE_LUMA = 235
+PAPER_CLEARANCE = 2
 DARK_LIGHTNESS = 40.0
 PAPER_RGB = (255, 255, 255)
 
@@ -78,17 +79,19 @@ def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_ga
     out = resize_without_ink(color, bw.shape)
     ink = page_ink(bw)
     if regions:
-        labels = page_regions(bw, ink, close_gaps, split_tones)
-        out = region_medians(out, ink, labels)
-        out = keep_paper_white(out, bw, labels)
+        out = region_medians(out, ink, page_regions(bw, ink, close_gaps, split_tones))
+    out = keep_paper_white(out, bw, ink)
     out[ink] = INK_RGB
     return out
 
 
-def paper(bw: np.ndarray) -> np.ndarray:
-    """Where the page is white paper once its screen is blurred away."""
-    blurred = cv2.GaussianBlur(bw.astype(np.float32), (0, 0), 2.0, borderType=cv2.BORDER_REFLECT_101)
-    return blurred >= WHITE_LUMA
+def paper(bw: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Where the page is white paper: light pixels (>= WHITE_LUMA) with no screen dot (a dark pixel that is not
+    ink) within PAPER_CLEARANCE pixels; the light gaps between a screen's dots are not paper."""
+    dots = (bw < 128) & ~ink
+    size = 2 * PAPER_CLEARANCE + 1
+    near_dots = cv2.dilate(dots.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
+    return (bw >= WHITE_LUMA) & ~near_dots & ~ink
 
 
 def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS, split_tones: bool = True) -> np.ndarray:
@@ -96,7 +99,8 @@ def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS, 
     the tone split of the module docstring."""
     free = ~ink
     _, areas = cv2.connectedComponents(free.astype(np.uint8), connectivity=4)
-    kinds = [free & paper(bw), free & ~paper(bw)] if split_tones else [free]
+    white = paper(bw, ink)
+    kinds = [white, free & ~white] if split_tones else [free]
     ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_gaps + 1,) * 2) if close_gaps > 0 else None
     labels, count = np.zeros(bw.shape, np.int32), 0
     for kind in kinds:
@@ -149,15 +153,12 @@ def region_medians(color: np.ndarray, ink: np.ndarray, labels: np.ndarray | None
     return out
 
 
-def keep_paper_white(out: np.ndarray, bw: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Regions that are mostly white paper in the input and came out dark (L* < DARK_LIGHTNESS) are paper white."""
-    n = int(labels.max()) + 1
-    area = np.bincount(labels.ravel(), minlength=n)
-    white_share = np.bincount(labels.ravel(), weights=paper(bw).ravel().astype(np.float64), minlength=n) / np.maximum(area, 1)
-    candidates = (white_share[labels] > 0.5) & (labels > 0)
-    if candidates.any():
-        fix = np.zeros_like(candidates)
-        fix[candidates] = rgb_to_lab(out[candidates][None])[0, :, 0] < DARK_LIGHTNESS
+def keep_paper_white(out: np.ndarray, bw: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Paper pixels of the input (`paper`) that came out dark (L* < DARK_LIGHTNESS) are paper white."""
+    white = paper(bw, ink)
+    if white.any():
+        fix = np.zeros_like(white)
+        fix[white] = rgb_to_lab(out[white][None])[0, :, 0] < DARK_LIGHTNESS
         out[fix] = PAPER_RGB
     return out
 
