@@ -122,6 +122,8 @@ class EvaluateConfig(FlatRegions):
     sheet_pages: int = option(8, "how many pages (rows) the contact sheet shows")
     device: str = option("auto", DEVICE_HELP)
     precision: str = choice("fp32", PRECISIONS, help="the precision the generator runs in")
+    working_size: Union[int, str] = choice("auto", ("auto", "native"), otherwise="a long side in pixels",
+                                           help="the size the generator runs at, as predict's working_size")
     baseline_fit_pages: int = option(64, "color training pages the tone-lookup baseline learns from")
     seed: int = option(0, "seeds the data's sampling (data.seed)")
     data: Any = None

@@ -72,7 +72,7 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     colorizer = load_colorizer(cfg.ckpt, arch=arch_overrides(cfg.get("arch")))
     device = resolve_device(cfg.device)
     bw = [p["bw"] for p in pages]
-    raw = list(colorize_pages(colorizer, bw, "raw", device, cfg.precision))
+    raw = list(colorize_pages(colorizer, bw, "raw", device, cfg.precision, working_size=cfg.working_size))
     # Unpaired B/W pages calibrate screentone density against luma; no test page is seen.
     lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(datamodule.layout, "A", "L", cfg.baseline_fit_pages))
     methods = {

@@ -1,11 +1,14 @@
 """Validation scoring for the CycleGAN: each epoch's colorized pages, scored by the evaluation code (the same
-metrics `python -m manga_cyclegan.evaluate` reports). Their contact sheet is drawn by `train/image_logging.py`."""
+metrics `python -m manga_cyclegan.evaluate` reports) on what predict writes, the flat output (`val/<metric>`), and
+on the generator's raw colors beside it (`val/raw_<metric>`). Their contact sheet is drawn by
+`train/image_logging.py`."""
 
 from __future__ import annotations
 
 import torch
 
 from manga_cyclegan.color import to_uint8
+from manga_cyclegan.colorize.flat import flat_color
 from manga_cyclegan.evaluate.scoring import score_pages
 
 
@@ -31,6 +34,10 @@ class ValidationScores:
         datamodule = getattr(module.trainer, "datamodule", None)
         if self._references is None and hasattr(datamodule, "color_references"):
             self._references = datamodule.color_references()
-        scores = score_pages(pages, meta=getattr(datamodule, "meta", None), references=self._references)
+        meta = getattr(datamodule, "meta", None)
+        flat = [{**page, "pred": flat_color(page["bw"], page["pred"])} for page in pages]
+        scores = score_pages(flat, meta=meta, references=self._references)
+        raw = score_pages(pages, meta=meta, references=self._references)
         module.log_dict({f"val/{k}": float(v) for k, v in scores.items()}, sync_dist=True)
+        module.log_dict({f"val/raw_{k}": float(v) for k, v in raw.items()}, sync_dist=True)
 

@@ -44,7 +44,8 @@ def test_train_writes_checkpoint_logs_with_images_and_says_where(tmp_path, tiny_
     assert any(t.startswith("train/samples") for t in tags["images"])
     assert any(t.startswith("val/sample_0") for t in tags["images"])
     assert "val/contact_sheet" in tags["images"]  # B/W | flat output | raw | truth, as evaluate draws it
-    for scalar in ("loss/G_AB", "loss/cycle_A", "loss/idt_B", "loss/D_B", "val/cycle_l1", "val/char_color_acc", "lr"):
+    for scalar in ("loss/G_AB", "loss/cycle_A", "loss/idt_B", "loss/D_B", "val/cycle_l1", "val/char_color_acc",
+                   "val/raw_char_color_acc", "lr"):
         assert scalar in tags["scalars"], scalar
     # The LR decays in the second epoch: constant 1 epoch, then linear decay over 1 (factor 1/2); the demo's 5e-4.
     lrs = [e.value for e in events.Scalars("lr")]
