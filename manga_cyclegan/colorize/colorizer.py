@@ -213,8 +213,11 @@ def run_generator(
     """
     pixels = x.shape[-2] * x.shape[-1]
     if tile_pixels is not None and pixels > tile_pixels:
-        side = max(2 * SIZE_MULTIPLE, min(TILE_SIDE, math.isqrt(tile_pixels) // SIZE_MULTIPLE * SIZE_MULTIPLE))
-        return torch.cat([generate_tiled(generator, xi[None], side, min(DEFAULT_OVERLAP, side // 2)) for xi in x])
+        spec = getattr(generator, "spec", None)
+        multiple = spec.size_multiple if spec else SIZE_MULTIPLE
+        side = max(2 * multiple, min(TILE_SIDE, math.isqrt(tile_pixels) // multiple * multiple))
+        return torch.cat([generate_tiled(generator, xi[None], side, min(DEFAULT_OVERLAP, side // 2), multiple=multiple)
+                          for xi in x])
     if not isinstance(generator, ResnetGenerator):
         return generator(x)
     if pixels > strip_pixels:

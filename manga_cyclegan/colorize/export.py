@@ -8,8 +8,9 @@ the output goes next to it with the format's suffix unless `output` says otherwi
 - safetensors: the generator's tensors with its architecture and training scale in the metadata; read back
   by `manga_cyclegan.colorize.weights.load_colorizer`, with identical outputs.
 - onnx (needs the `onnx` extra): input "page" float32 [N, C_in, H, W] in [-1, 1], output "color"
-  [N, 3, H, W] in [-1, 1]; batch, height and width are dynamic, pages must be at least 5x5 pixels (at quarter
-  resolution the residual blocks' reflection padding needs 2 pixels). The architecture and training scale are in
+  [N, 3, H, W] in [-1, 1]; batch, height and width are dynamic, pages must be at least `min_page_size` pixels
+  on each side (5 for the paper's generator: at quarter resolution the residual blocks' reflection padding needs
+  2 pixels). The architecture and training scale are in
   the model's metadata_props under "manga_cyclegan". Checked against PyTorch with onnxruntime after writing:
   fp32 agrees to within ONNX_TOLERANCE (the README gives the differences measured).
 """
@@ -30,9 +31,15 @@ from manga_cyclegan.nets.padding import pad_to_multiple
 
 OPSET = 18
 ONNX_TOLERANCE = 1e-4
-# A 4-pixel side is 1 pixel at quarter resolution, which the residual blocks' ReflectionPad2d(1) cannot pad; with
-# min=4 torch.export fails (its report of that constraint even crashes: "Cannot create Dim with inconsistent min").
-MIN_PAGE_SIZE = 5
+
+
+def min_page_size(generator: nn.Module) -> int:
+    """The smallest page side the exported model takes: one more than the generator's size multiple (5 for the
+    paper's two stride-2 stages). A side of the multiple itself is 1 pixel at the bottom resolution, which the
+    residual blocks' ReflectionPad2d(1) cannot pad; torch.export then fails (its report of that constraint even
+    crashes: "Cannot create Dim with inconsistent min")."""
+    return generator.spec.size_multiple + 1
+
 
 
 class PaddedGenerator(nn.Module):
@@ -41,7 +48,7 @@ class PaddedGenerator(nn.Module):
     ResnetGenerator.forward pads only `if pad_h or pad_w`, a Python branch on the page size: torch.export keeps
     one side of it, guarded by (-H) % 4 != 0, and so refuses a dynamic height. Padding by (-H) % 4 always, zero
     when H is a multiple of 4, is the same computation without the branch. (Reflection pads need pad < size,
-    which holds for pages of at least MIN_PAGE_SIZE, so the generator's "replicate" case never arises.)
+    which holds for pages of at least `min_page_size`, so the generator's "replicate" case never arises.)
     """
 
     def __init__(self, colorizer: Colorizer):
@@ -71,8 +78,8 @@ def export_onnx(colorizer: Colorizer, path: str | Path) -> Path:
     example = torch.rand(2, generator.spec.in_channels, 37, 50) * 2 - 1
     dims = {
         0: torch.export.Dim("batch", min=1),
-        2: torch.export.Dim("height", min=MIN_PAGE_SIZE),
-        3: torch.export.Dim("width", min=MIN_PAGE_SIZE),
+        2: torch.export.Dim("height", min=min_page_size(generator)),
+        3: torch.export.Dim("width", min=min_page_size(generator)),
     }
     program = torch.onnx.export(
         PaddedGenerator(colorizer).eval(), (example,), input_names=["page"], output_names=["color"],

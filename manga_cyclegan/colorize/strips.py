@@ -25,7 +25,7 @@ from torch import nn
 
 from manga_cyclegan.colorize.tiling import generate_tiled
 from manga_cyclegan.nets import ResnetGenerator
-from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
+from manga_cyclegan.nets.padding import pad_to_multiple
 
 # Layers of ResnetGenerator.model in the strip segments: up to the first stride-2 conv, and from the last upsampling.
 STEM, HEAD = 5, 6
@@ -49,9 +49,10 @@ def split(generator: ResnetGenerator) -> tuple[nn.Module, nn.Module, nn.Module]:
     return layers[:STEM], layers[STEM : len(layers) - HEAD], layers[len(layers) - HEAD :]
 
 
-def strip_rows(width: int, strip_pixels: int) -> int:
-    """Rows per strip for a page this wide: `strip_pixels` worth, a multiple of 4, at least 4 * OVERLAP."""
-    rows = strip_pixels // max(1, width) // SIZE_MULTIPLE * SIZE_MULTIPLE
+def strip_rows(width: int, strip_pixels: int, multiple: int = 4) -> int:
+    """Rows per strip for a page this wide: `strip_pixels` worth, a multiple of `multiple` (the generator's size
+    multiple), at least 4 * OVERLAP."""
+    rows = strip_pixels // max(1, width) // multiple * multiple
     return max(4 * OVERLAP, rows)
 
 
@@ -72,7 +73,7 @@ def run_lean(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 def generate_lean(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
     """`generator(x)` on the whole page at once, through `run_lean`."""
     h, w = x.shape[-2:]
-    return run_lean(generator.model, pad_to_multiple(x, SIZE_MULTIPLE))[..., :h, :w]
+    return run_lean(generator.model, pad_to_multiple(x, generator.spec.size_multiple))[..., :h, :w]
 
 
 def _normalizes_by_image(layer: nn.Module) -> bool:
@@ -121,8 +122,9 @@ def generate_in_strips(
     """
     stem, middle, head = split(generator)
     h, w = x.shape[-2:]
-    padded = pad_to_multiple(x, SIZE_MULTIPLE)  # as ResnetGenerator.forward pads
-    rows = strip_rows(padded.shape[-1], strip_pixels)
+    multiple = generator.spec.size_multiple
+    padded = pad_to_multiple(x, multiple)  # as ResnetGenerator.forward pads
+    rows = strip_rows(padded.shape[-1], strip_pixels, multiple)
     half = generate_tiled(stem, padded, (rows, padded.shape[-1]), OVERLAP, scale=Fraction(1, 2), multiple=2)
     half = run_lean(middle, half)
     if isinstance(head[0], nn.ConvTranspose2d):

@@ -172,13 +172,15 @@ def infer_arch(state: Mapping[str, torch.Tensor]) -> dict:
     Channels and ngf from the first and last convolutions, n_blocks from the `model.N.conv_block` entries,
     norm "batch" if the first norm layer has parameters, else "instance" ("none" leaves the same tensors: pass it
     as an override), upsample "resize" if the upsampling convs are nested (`model.N.2.weight`), else
-    "transpose", dropout if it shifts each block's second conv from index 5 to 6.
+    "transpose", dropout if it shifts each block's second conv from index 5 to 6, n_downsampling from the widest
+    layer (the channels double at each stage).
     """
     def index(key: str) -> int:
         return int(key.split(".")[1])
 
     first = state["model.1.weight"]
     top_level_convs = [k for k in state if re.fullmatch(r"model\.\d+\.weight", k) and state[k].dim() == 4]
+    widest = max(max(state[k].shape[:2]) for k in state if k.endswith("weight") and state[k].dim() == 4)
     blocks = sorted({index(k) for k in state if ".conv_block." in k})
     second_conv = state.get(f"model.{blocks[0]}.conv_block.6.weight") if blocks else None
     return {
@@ -189,6 +191,8 @@ def infer_arch(state: Mapping[str, torch.Tensor]) -> dict:
         "norm": "batch" if "model.2.weight" in state else "instance",
         "upsample": "resize" if any(re.fullmatch(r"model\.\d+\.2\.weight", k) for k in state) else "transpose",
         "dropout": second_conv is not None and second_conv.dim() == 4,
+        # The channels double at each stride-2 stage: ngf * 2 ** n_downsampling at the bottom.
+        "n_downsampling": max(1, (widest // first.shape[0]).bit_length() - 1),
     }
 
 

@@ -25,8 +25,6 @@ from manga_cyclegan.nets.layers import NORMS, init_weights, norm_layer, uses_bia
 from manga_cyclegan.nets.padding import pad_to_multiple
 
 UPSAMPLES = ("transpose", "resize")
-# Stride-2 stages on the way down (and up): pages are padded to a multiple of 2 ** DOWNSAMPLINGS.
-DOWNSAMPLINGS = 2
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,8 @@ class GeneratorSpec:
     norm: "instance" (paper), "batch" or "none".
     upsample: "transpose" (paper, reference-compatible weights) or "resize" (resize + conv, no checkerboard).
     dropout: dropout in the residual blocks (off in the paper's CycleGAN).
+    n_downsampling: stride-2 stages before the residual blocks (2 in the paper); each doubles the channels and the
+        context the blocks see, at the same cost per block. Pages are padded to a multiple of 2 ** n_downsampling.
     """
 
     in_channels: int = 1
@@ -49,10 +49,13 @@ class GeneratorSpec:
     norm: str = field(default="instance", metadata={"choices": NORMS})
     upsample: str = field(default="transpose", metadata={"choices": UPSAMPLES})
     dropout: bool = False
+    n_downsampling: int = 2
 
     def __post_init__(self):
         if self.n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {self.n_blocks}")
+        if self.n_downsampling < 1:
+            raise ValueError(f"n_downsampling must be >= 1, got {self.n_downsampling}")
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
@@ -61,7 +64,7 @@ class GeneratorSpec:
     @property
     def size_multiple(self) -> int:
         """Page sides the generator gives back unchanged without padding."""
-        return 2**DOWNSAMPLINGS
+        return 2**self.n_downsampling
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -128,12 +131,13 @@ class ResnetGenerator(nn.Module):
             make_norm(ngf),
             nn.ReLU(True),
         ]
-        for i in range(DOWNSAMPLINGS):
+        downs = spec.n_downsampling
+        for i in range(downs):
             ch = ngf * 2**i
             layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias), make_norm(ch * 2), nn.ReLU(True)]
-        layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
-        for i in range(DOWNSAMPLINGS):
-            ch = ngf * 2 ** (DOWNSAMPLINGS - i)
+        layers += [ResnetBlock(ngf * 2**downs, norm, dropout) for _ in range(n_blocks)]
+        for i in range(downs):
+            ch = ngf * 2 ** (downs - i)
             layers += [_upsample_layer(upsample, ch, ch // 2, bias), make_norm(ch // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)

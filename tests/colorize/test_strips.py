@@ -114,3 +114,17 @@ def test_the_free_memory_of_this_machine_is_read():
 
     free = inference.free_memory(torch.device("cpu"))
     assert isinstance(free, int) and 2**20 < free <= psutil.virtual_memory().total
+
+
+@pytest.mark.parametrize("downs", [1, 3])
+@torch.inference_mode()
+def test_strips_tiles_and_lean_follow_the_generators_own_size_multiple(downs):
+    from manga_cyclegan.colorize.colorizer import run_generator
+    from manga_cyclegan.nets import ResnetGenerator
+
+    g = ResnetGenerator(1, 3, ngf=4, n_blocks=1, n_downsampling=downs).eval()
+    x = page(size=(203, 157))
+    torch.testing.assert_close(generate_lean(g, x), g(x), atol=1e-5, rtol=0)
+    torch.testing.assert_close(generate_in_strips(g, x, strip_pixels=64 * 157), g(x), atol=1e-4, rtol=0)
+    big = page(size=(403, 301))  # tiles of 200 px keep 50 px of context: more than the 1/8 stage's reach
+    torch.testing.assert_close(run_generator(g, big, tile_pixels=200 * 200), g(big), atol=1e-4, rtol=0)

@@ -63,3 +63,14 @@ def test_spectral_norm_holds_each_conv_at_unit_norm():
     conv = d.model[0]
     sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
     assert abs(float(sigma) - 1.0) < 0.1
+
+
+@pytest.mark.parametrize("downs", [1, 3])
+def test_more_or_fewer_stride2_stages_keep_any_page_size_and_are_read_back_from_the_tensors(downs):
+    from manga_cyclegan.colorize.weights import infer_arch
+
+    g = ResnetGenerator(1, 3, ngf=4, n_blocks=1, n_downsampling=downs)
+    assert g.spec.size_multiple == 2**downs
+    assert g(torch.randn(1, 1, 37, 29)).shape == (1, 3, 37, 29)
+    assert infer_arch(g.state_dict()) == g.spec.as_dict()
+    assert max(p.shape[0] for p in g.parameters() if p.dim() == 4) == 4 * 2**downs
