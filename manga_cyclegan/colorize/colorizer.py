@@ -1,7 +1,8 @@
 """Pages in, pages out: colorize uint8 B/W pages with the colorizer G_AB.
 
 The generator runs at a working size (`working_shape`): by default the scale it was trained at (the page's short
-side resized to the training `data.load_size`), else a long side in pixels, or the page's own size ("native");
+side resized to the training `data.load_size`, but never so small that the page's ink strokes come out thinner
+than the training pages' did: `page_scale`), else a long side in pixels, or the page's own size ("native");
 aspect kept, never enlarged. Large working images run with the generator's full-resolution layers in strips
 (`manga_cyclegan.colorize.strips`), very large ones in overlapping tiles (`manga_cyclegan.colorize.tiling`), so memory is bounded by
 the tile; both give the plain forward's output. Three output modes:
@@ -31,6 +32,7 @@ import torch
 
 from manga_cyclegan.color import from_uint8, to_uint8, transfer_chroma
 from manga_cyclegan.colorize.flat import CLOSE_GAPS, flat_color
+from manga_cyclegan.colorize.page_scale import stroke_width
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
 from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
@@ -59,6 +61,8 @@ class Colorizer:
     generator: ResnetGenerator
     short_side: int | None = None
     descreen_sigma: float = 0.0
+    # The stroke width (working pixels) of the pages it learned from (`page_scale`); None: unknown.
+    stroke_width: float | None = None
 
     def prepare(self, pages: torch.Tensor, border: str | None = None) -> torch.Tensor:
         """B/W pages [N, 1, H, W] in [-1, 1] -> the generator's input, as in training (`prepare_input`)."""
@@ -73,17 +77,20 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=dtype)
 
 
-def working_shape(height: int, width: int, short_side: int | None, working_size: int | str = "auto") -> tuple[int, int]:
+def working_shape(height: int, width: int, short_side: int | None, working_size: int | str = "auto",
+                  least_scale: float | None = None) -> tuple[int, int]:
     """The (height, width) the generator runs at for a page of this size; aspect kept, never enlarged.
 
     working_size: "auto" (the training scale: short side `short_side`; a long side of DEFAULT_LONG_SIDE when the
-    weights do not say), "native" (the page's own size), or an int (the long side in pixels). Sizes below the
-    page are rounded to a multiple of 4 so the generator's two stride-2 stages need no padding.
+    weights do not say; but not below `least_scale`, the scale at which the page's strokes are as wide as the
+    training pages' were: see `content_least_scale`), "native" (the page's own size), or an int (the long side in
+    pixels). Sizes below the page are rounded to a multiple of 4.
     """
     if working_size == "native":
         return height, width
     if working_size == "auto":
         scale = short_side / min(height, width) if short_side else DEFAULT_LONG_SIDE / max(height, width)
+        scale = max(scale, least_scale or 0.0)
     elif isinstance(working_size, int) and not isinstance(working_size, bool) and working_size > 0:
         scale = working_size / max(height, width)
     else:
@@ -94,10 +101,22 @@ def working_shape(height: int, width: int, short_side: int | None, working_size:
             max(SIZE_MULTIPLE, round(width * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE))
 
 
-def to_working_size(page: np.ndarray, short_side: int | None, working_size: int | str = "auto") -> np.ndarray:
+def content_least_scale(page: np.ndarray, learned_stroke_width: float | None) -> float | None:
+    """The scale at which this page's ink strokes are as wide as those the colorizer learned from: pages drawn at
+    the training pages' scale (a larger page holding more panels) are then not shrunk further than they were.
+    None when either width is unknown."""
+    if not learned_stroke_width:
+        return None
+    width = stroke_width(page)
+    return learned_stroke_width / width if width else None
+
+
+def to_working_size(page: np.ndarray, short_side: int | None, working_size: int | str = "auto",
+                    learned_stroke_width: float | None = None) -> np.ndarray:
     """Shrink a page to its working shape (area interpolation: screentone averages to its tone)."""
     h, w = page.shape[:2]
-    target = working_shape(h, w, short_side, working_size)
+    least = content_least_scale(page, learned_stroke_width) if working_size == "auto" else None
+    target = working_shape(h, w, short_side, working_size, least)
     if target == (h, w):
         return page
     return cv2.resize(page, target[::-1], interpolation=cv2.INTER_AREA)
@@ -135,7 +154,7 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
     Pages whose working shapes agree run as one batch; others run one by one.
     """
     generator = colorizer.generator.to(settings.device)
-    working = [to_working_size(p, colorizer.short_side, settings.working_size) for p in pages]
+    working = [to_working_size(p, colorizer.short_side, settings.working_size, colorizer.stroke_width) for p in pages]
     groups = [working] if len({w.shape for w in working}) == 1 else [[w] for w in working]
     colors = []
     for group in groups:

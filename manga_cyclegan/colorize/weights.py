@@ -3,9 +3,10 @@
 Formats, told apart by content (the suffix is not trusted):
 
 - a training checkpoint of this project (torch file, dict with `state_dict` and `hyper_parameters`): G_AB under
-  the `G_AB.` prefix, rebuilt from the hyperparameters; `short_side` from the data's `load_size`;
+  the `G_AB.` prefix, rebuilt from the hyperparameters; `short_side` from the data's `load_size`, `stroke_width`
+  from its "page_scale" entry (`manga_cyclegan.colorize.page_scale`);
 - an exported colorizer (safetensors, written by `save_colorizer`): the generator's tensors, and its
-  architecture, `short_side` and `descreen_sigma` as JSON in the metadata under "manga_cyclegan";
+  architecture, `short_side`, `descreen_sigma` and `stroke_width` as JSON in the metadata under "manga_cyclegan";
 - a plain generator state dict (torch file, a dict of tensors), such as the reference CycleGAN's
   `latest_net_G_A.pth` (junyanz/pytorch-CycleGAN-and-pix2pix): the architecture is inferred from the tensors,
   the training scale is unknown (`short_side` None). A safetensors file without our metadata is read the same way.
@@ -77,7 +78,8 @@ def load_colorizer(
     overrides = _checked_arch({k: v for k, v in (arch or {}).items() if v is not None}, "arch")
     state, stated_arch, scale = _read(path, map_location)
     generator = build_generator(state, {**stated_arch, **overrides}, source=str(path))
-    return Colorizer(generator.to(map_location), scale.get("short_side"), float(scale.get("descreen_sigma") or 0.0))
+    return Colorizer(generator.to(map_location), scale.get("short_side"), float(scale.get("descreen_sigma") or 0.0),
+                     scale.get("stroke_width"))
 
 
 def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, dict]:
@@ -98,7 +100,9 @@ def _read(path: Path, map_location) -> tuple[dict[str, torch.Tensor], dict, dict
             raise _unknown(path, "a training checkpoint without G_AB weights")
         stated = {"in_channels": 1, "out_channels": 3, **{k: hparams[k] for k in ARCH_KEYS[2:] if k in hparams}}
         short_side = (checkpoint.get("datamodule_hyper_parameters") or {}).get("load_size")
-        return state, stated, {"short_side": short_side, "descreen_sigma": hparams.get("descreen_sigma", 0.0)}
+        stroke = (checkpoint.get("page_scale") or {}).get("stroke_width")
+        return state, stated, {"short_side": short_side, "descreen_sigma": hparams.get("descreen_sigma", 0.0),
+                               "stroke_width": stroke}
     if isinstance(checkpoint, Mapping) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         return _plain_state_dict(path, checkpoint)
     keys = list(checkpoint)[:5] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
@@ -136,7 +140,8 @@ def _read_safetensors(path: Path, map_location) -> tuple[dict[str, torch.Tensor]
             f"{path} is an exported colorizer of format version {info.get('format_version')}; this code reads "
             f"version {FORMAT_VERSION} (was it written by a newer manga-cyclegan?)"
         )
-    scale = {"short_side": info.get("short_side"), "descreen_sigma": info.get("descreen_sigma", 0.0)}
+    scale = {"short_side": info.get("short_side"), "descreen_sigma": info.get("descreen_sigma", 0.0),
+             "stroke_width": info.get("stroke_width")}
     return state, _checked_arch(info["arch"], f"{path} metadata"), scale
 
 
@@ -248,7 +253,7 @@ def colorizer_metadata(colorizer: Colorizer) -> str:
     """The JSON stored with an exported colorizer: format version, architecture, training scale and descreen."""
     arch = colorizer.generator.spec.as_dict()
     return json.dumps({"format_version": FORMAT_VERSION, "arch": arch, "short_side": colorizer.short_side,
-                       "descreen_sigma": colorizer.descreen_sigma})
+                       "descreen_sigma": colorizer.descreen_sigma, "stroke_width": colorizer.stroke_width})
 
 
 def save_colorizer(colorizer: Colorizer, path: str | Path) -> Path:
