@@ -38,6 +38,7 @@ def test_train_writes_checkpoint_logs_with_images_and_says_where(tmp_path, tiny_
     batches = 6  # max(#trainA, #trainB): the larger domain is not truncated
     assert ckpt["global_step"] == 2 * batches * 2  # two optimizer steps per batch, two epochs
     assert len(ckpt["image_pools"]["B"]["images"]) == 3
+    assert 0.5 < ckpt["page_scale"]["stroke_width"] < 12  # the training pages' strokes, as the generator saw them
 
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
     tags = events.Tags()
