@@ -108,7 +108,7 @@ def run_row(name: str, overrides: list[str], seed: int, extra_evals: list[str], 
         wall = time.perf_counter() - start
         ckpt, eval_overrides = run_dir / "checkpoints" / "last.ckpt", []
     else:
-        ckpt, eval_overrides = eval_only.resolve(), overrides
+        ckpt, eval_overrides = eval_only.resolve(), [o for o in overrides if o not in data_overrides(overrides)]
     batches = trained_batches(ckpt)
     row = {
         "name": name, "overrides": overrides, "seed": seed, "batches": batches, "wall_s": round(wall, 1),

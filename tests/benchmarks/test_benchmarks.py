@@ -132,6 +132,18 @@ def test_quality_harness_trains_scores_and_keeps_one_row_per_run(tmp_path, tiny_
     assert "| 1 | tiny | 0 |" in table and "tone lookup" in table
     assert (tmp_path / "runs" / "tiny_s0" / "eval.png").is_file()  # the contact sheet beside the scores
 
+    # The same checkpoint scored again as a row of its own, with an output option, on another set too.
+    data = [o for o in tiny_overrides if o.startswith(("data.root=", "data.synthetic."))]
+    ckpt = tmp_path / "runs" / "tiny_s0" / "checkpoints" / "last.ckpt"
+    command = [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--name", "tiny-gaps0", "--results",
+               str(results), "--run-root", str(tmp_path / "runs"), "--eval-only", str(ckpt),
+               "--extra-eval", "again:" + " ".join(data), "--", *data, "close_gaps=0"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    row = json.loads((results / "quality.jsonl").read_text().splitlines()[-1])
+    assert row["eval_only"] and row["wall_s"] == 0 and row["batches"] > 0
+    assert row["extra"]["again"]["model"]["char_color_acc"] == pytest.approx(row["scores"]["model"]["char_color_acc"])
+
 
 def test_flat_output_variants_are_scored_on_one_set_of_colors(tmp_path, tiny_synthetic_set):
     from tests.helpers import save_training_checkpoint
