@@ -30,10 +30,10 @@ from manga_cyclegan.colorize.flat import page_ink  # noqa: E402
 from manga_cyclegan.colorize.weights import load_colorizer  # noqa: E402
 
 VARIANTS = {
-    "regions as before (no gap closing, no tone split)": dict(close_gaps=0, split_tones=False),
+    "regions, predict's default (no gap closing, no tone split)": dict(close_gaps=0, split_tones=False),
     "gap closing only": dict(close_gaps=2, split_tones=False),
     "tone split only": dict(close_gaps=0, split_tones=True),
-    "both (predict's default)": dict(close_gaps=2, split_tones=True),
+    "both": dict(close_gaps=2, split_tones=True),
     "no regions (flat_regions=false)": dict(flat_regions=False),
 }
 

@@ -16,7 +16,7 @@ from tests.helpers import CONF, REPO
 
 # Each console command, with keys its --help must show (its own options, composed from the installed configs).
 HELP_SHOWS = {
-    "manga-train": ["seed=0", "experiment=demo", "model=cyclegan"],
+    "manga-train": ["seed=0", "model=demo", "experiment=null"],
     "manga-colorize": ["mode=flat", "working_size=auto", "consistency=none"],
     "manga-evaluate": ["baseline_fit_pages=64", "data=synthetic"],
     "manga-export": ["format=safetensors", "output=null"],

@@ -31,7 +31,7 @@ import psutil
 import torch
 
 from manga_cyclegan.color import from_uint8, to_uint8, transfer_chroma
-from manga_cyclegan.colorize.flat import CLOSE_GAPS, flat_color
+from manga_cyclegan.colorize.flat import CLOSE_GAPS, SPLIT_TONES, flat_color
 from manga_cyclegan.colorize.page_scale import stroke_width
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
@@ -130,7 +130,7 @@ class InferenceSettings:
     # "flat" mode: one color per region enclosed by the page's ink (False: the generator's colors per pixel).
     flat_regions: bool = True
     close_gaps: int = CLOSE_GAPS
-    split_tones: bool = True
+    split_tones: bool = SPLIT_TONES
     working_size: int | str = "auto"
     device: str | torch.device = "cpu"
     precision: str = "fp32"

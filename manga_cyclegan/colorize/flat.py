@@ -13,7 +13,8 @@
    away), and the thin strokes it misses on light paper (lettering): dark connected strokes at least
    STROKE_EXTENT px long whose surroundings are light, where a screen dot would be a lone speck.
 
-Regions that hold (`flat_regions`):
+Regions that hold (`flat_regions`; the first two are options, off by default: measured to lose environment
+accuracy on every synthetic page set):
 - `close_gaps` (ball radius in pixels, trapped-ball filling as line-art flat-fillers do): regions are seeded where
   a ball of that radius fits between the ink lines, so an outline with a gap narrower than the ball does not merge
   two regions; the pixels near the lines go to the nearest seed of their own enclosed area, and areas too narrow
@@ -45,8 +46,11 @@ STROKE_EXTENT = 4
 STROKE_PAPER = 170
 # Regions smaller than this (pixels of the page) keep the generator's colors: too few pixels for a median.
 MIN_REGION_PX = 12
-# Ball radius of the gap closing (pixels of the page): outline gaps up to about twice this are closed.
-CLOSE_GAPS = 2
+# Regions that hold, off by default: both lost environment accuracy on every page set (benchmarks/results/
+# quality.md, rows demo-regions, demo-gaps-only, demo-tones-only). CLOSE_GAPS: the ball radius in pixels (2 closes
+# outline gaps up to about 4 px); SPLIT_TONES: paper and screened areas in separate regions.
+CLOSE_GAPS = 0
+SPLIT_TONES = False
 # Paper: input luma at least this, no screen dot within PAPER_CLEARANCE px; never filled darker than DARK_LIGHTNESS
 # (CIE L*).
 WHITE_LUMA = 235
@@ -73,7 +77,7 @@ def strokes_on_paper(bw: np.ndarray) -> np.ndarray:
 
 
 def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
-               split_tones: bool = True) -> np.ndarray:
+               split_tones: bool = SPLIT_TONES) -> np.ndarray:
     """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> uint8 HxWx3 page: the colors (one per region
     enclosed by ink if `regions`, see `page_regions`), the page's ink in black."""
     out = resize_without_ink(color, bw.shape)
@@ -94,7 +98,8 @@ def paper(bw: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return (bw >= WHITE_LUMA) & ~near_dots & ~ink
 
 
-def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS, split_tones: bool = True) -> np.ndarray:
+def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS,
+                 split_tones: bool = SPLIT_TONES) -> np.ndarray:
     """int32 HxW region labels (0: ink) of a page: the 4-connected areas its ink encloses, with the gap closing and
     the tone split of the module docstring."""
     free = ~ink

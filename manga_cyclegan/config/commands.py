@@ -58,9 +58,9 @@ class FlatRegions:
 
     flat_regions: bool = option(True, "flat mode: one color per region the ink lines enclose (false: pixel by "
                                       "pixel)")
-    close_gaps: int = option(2, "flat regions: outline gaps up to about twice this many pixels still part two "
-                                "regions (trapped-ball radius; 0: off)")
-    split_tones: bool = option(True, "flat regions: white paper and screened areas never share a region")
+    close_gaps: int = option(0, "flat regions: outline gaps up to about twice this many pixels still part two "
+                                "regions (trapped-ball radius, e.g. 2; 0: off)")
+    split_tones: bool = option(False, "flat regions: white paper and screened areas never share a region")
 
 
 @dataclass

@@ -80,16 +80,17 @@ def evaluate_paired(
         labs.append(lab_p)
 
     stats = region_stats(labs, L, part_ids, min_region_px)
-    settings = environment_ids(meta)
-    # Settings are scored like character parts, among the settings' own palette colors (they have no cel shadow).
-    env_acc = (character_accuracy(region_stats(labs, L, settings, min_region_px), palette, settings)
-               if settings else float("nan"))
+    # Settings are scored like character parts, among the settings' own palette colors (they have no cel shadow);
+    # a set whose meta names no settings with palette colors gets no env_color_acc.
+    settings = [i for i in environment_ids(meta) if i in palette]
+    env = ({"env_color_acc": character_accuracy(region_stats(labs, L, settings, min_region_px), palette, settings)}
+           if settings else {})
     return {
         "psnr": float(np.mean(ps)),
         "ssim": float(np.mean(ss)),
         "ciede2000": float(np.mean(de)),
         "char_color_acc": character_accuracy(stats, palette, part_ids, shade_factor),
-        "env_color_acc": env_acc,
+        **env,
         "consistency": consistency_of(stats),
         "ink_f1": ink_fidelity(P, [ink_of(t) for t in T]),
         "colorfulness": float(np.mean(cf)),

@@ -89,7 +89,7 @@ def test_an_outline_with_a_gap_still_parts_two_regions():
     color[:, 30:] = (60, 210, 90)  # the right area is the larger one
     merged = flat_color(page, color, close_gaps=0, split_tones=False)
     assert (merged[5, 5] == merged[5, 35]).all()  # without closing: one region, one color
-    out = flat_color(page, color, split_tones=False)
+    out = flat_color(page, color, close_gaps=2, split_tones=False)
     assert (out[5, 5] == (220, 80, 60)).all() and (out[5, 35] != (220, 80, 60)).any()
     assert (out[24:26, 19:21] != 0).any()  # the gap's own pixels are colored, not ink
 
@@ -103,15 +103,15 @@ def test_paper_white_is_never_filled_dark_and_is_not_tinted_by_a_screen_beside_i
     assert (out[:, :20] == 255).all()  # the paper stays paper
     tinted = np.full((12, 12, 3), (120, 140, 200), np.uint8)
     tinted[:, :6] = (250, 250, 250)  # paper where the page is paper, blue where it is screened
-    split = flat_color(page, tinted)
+    split = flat_color(page, tinted, split_tones=True)
     assert (split[:, :20] == (250, 250, 250)).all()  # one region would take one median for both halves
     assert (flat_color(page, tinted, split_tones=False)[:, :20] != (250, 250, 250)).any()
 
 
 def test_the_commands_default_regions_are_the_libraries():
     from manga_cyclegan.colorize.colorizer import InferenceSettings
-    from manga_cyclegan.colorize.flat import CLOSE_GAPS
+    from manga_cyclegan.colorize.flat import CLOSE_GAPS, SPLIT_TONES
     from manga_cyclegan.config.commands import FlatRegions
 
     assert FlatRegions().close_gaps == InferenceSettings().close_gaps == CLOSE_GAPS
-    assert FlatRegions().split_tones is InferenceSettings().split_tones is True
+    assert FlatRegions().split_tones is InferenceSettings().split_tones is SPLIT_TONES

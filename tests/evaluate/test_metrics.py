@@ -362,3 +362,22 @@ def test_evaluate_paired_on_a_full_size_test_set():
     meta = {"character_parts": list(range(7, 19)), "palette": palette}
     res = scoring.evaluate_paired(preds, truths, bws, labels, meta)
     assert all(np.isfinite(v) for v in res.values())
+
+
+def test_environment_accuracy_scores_the_settings_regions_among_the_settings_colors():
+    classes = ["ink", "paper", "balloon", "sky", "sea", "ground", "interior", "char0_hair"]
+    palette = {"3": [150, 200, 240], "4": [30, 90, 160], "5": [140, 110, 70], "6": [220, 200, 170],
+               "7": [200, 40, 40]}
+    meta = {"classes": classes, "character_parts": [7], "palette": palette}
+    labels = np.full((64, 64), 3, np.uint8)
+    labels[32:, :32], labels[32:, 32:], labels[:16, :16] = 4, 5, 7
+    truth = np.zeros((64, 64, 3), np.uint8)
+    for cid, rgb in palette.items():
+        truth[labels == int(cid)] = rgb
+    bw = np.full((64, 64), 200, np.uint8)
+    assert scoring.evaluate_paired([truth], [truth], [bw], [labels], meta)["env_color_acc"] == 1.0
+    ground_as_sky = truth.copy()
+    ground_as_sky[labels == 5] = palette["3"]  # the ground painted as sky: one of three settings wrong
+    score = scoring.evaluate_paired([ground_as_sky], [truth], [bw], [labels], meta)["env_color_acc"]
+    assert score == pytest.approx(2 / 3)
+    assert "env_color_acc" not in scoring.evaluate_paired([truth], [truth], [bw], [labels], {**meta, "classes": []})
