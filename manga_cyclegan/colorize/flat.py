@@ -29,6 +29,8 @@ accuracy on every synthetic page set):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -76,17 +78,34 @@ def strokes_on_paper(bw: np.ndarray) -> np.ndarray:
     return long_enough[labels] & light
 
 
-def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
-               split_tones: bool = SPLIT_TONES) -> np.ndarray:
-    """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> uint8 HxWx3 page: the colors (one per region
-    enclosed by ink if `regions`, see `page_regions`), the page's ink in black."""
+@dataclass
+class FlatPage:
+    """A page in flat colors and how it was made: `image` (uint8 HxWx3), the page's `ink` (bool HxW) and the
+    `regions` filled with one color each (int32 HxW, 0: ink; None when filled pixel by pixel)."""
+
+    image: np.ndarray
+    ink: np.ndarray
+    regions: np.ndarray | None
+
+
+def flatten(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
+            split_tones: bool = SPLIT_TONES) -> FlatPage:
+    """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> the flat page: the colors (one per region enclosed by
+    ink if `regions`, see `page_regions`), the page's ink in black."""
     out = resize_without_ink(color, bw.shape)
     ink = page_ink(bw)
-    if regions:
-        out = region_medians(out, ink, page_regions(bw, ink, close_gaps, split_tones))
+    labels = page_regions(bw, ink, close_gaps, split_tones) if regions else None
+    if labels is not None:
+        out = region_medians(out, ink, labels)
     out = keep_paper_white(out, bw, ink)
     out[ink] = INK_RGB
-    return out
+    return FlatPage(out, ink, labels)
+
+
+def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
+               split_tones: bool = SPLIT_TONES) -> np.ndarray:
+    """The image of `flatten`: uint8 HxWx3."""
+    return flatten(bw, color, regions, close_gaps, split_tones).image
 
 
 def paper(bw: np.ndarray, ink: np.ndarray) -> np.ndarray:

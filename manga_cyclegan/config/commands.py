@@ -52,7 +52,6 @@ class TrainConfig:
 
 
 @dataclass
-@dataclass
 class FlatRegions:
     """How the flat output finds the regions it fills with one color (manga_cyclegan.colorize.flat)."""
 
@@ -95,6 +94,10 @@ class PredictConfig(FlatRegions, PageGuards):
     consistency: str = choice("none", CONSISTENCY, help="palette: pull every page's colors halfway toward one "
                                                         "palette fit on the run's pages")
     palette_pages: int = option(16, "how many pages the palette is fit on (consistency=palette)")
+    hints: Optional[str] = option(None, "a hints file (JSON): clicks that set a region's color, and the same part's "
+                                        "on every page (README: Fixing colors)")
+    hints_out: Optional[str] = option(None, "write the run's hints and where each color went to this JSON file, to "
+                                            "edit and pass back as hints=")
     arch: GeneratorArch = field(default_factory=GeneratorArch)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
@@ -125,6 +128,8 @@ class EvaluateConfig(FlatRegions):
     working_size: Union[int, str] = choice("auto", ("auto", "native"), otherwise="a long side in pixels",
                                            help="the size the generator runs at, as predict's working_size")
     baseline_fit_pages: int = option(64, "color training pages the tone-lookup baseline learns from")
+    hints: Optional[int] = option(None, "also score a simulated reader's hints: up to N clicks, one per wrongly "
+                                        "colored character part, the split taken as one chapter (a paired set)")
     seed: int = option(0, "seeds the data's sampling (data.seed)")
     data: Any = None
     arch: GeneratorArch = field(default_factory=GeneratorArch)

@@ -24,8 +24,9 @@ from omegaconf import DictConfig
 
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.color import to_uint8, transfer_chroma
-from manga_cyclegan.colorize.colorizer import colorize_pages, resolve_device
+from manga_cyclegan.colorize.colorizer import InferenceSettings, colorize_pages, resolve_device
 from manga_cyclegan.colorize.flat import flat_color
+from manga_cyclegan.colorize.hints import see_pages
 from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.config.commands import EvaluateConfig
 from manga_cyclegan.config.errors import config_hint
@@ -33,6 +34,7 @@ from manga_cyclegan.config.groups import DataConfig
 from manga_cyclegan.config.schema import arch_overrides, check_config
 from manga_cyclegan.data.layout import DataLayout
 from manga_cyclegan.evaluate.baselines import ToneLookup, gray_copy
+from manga_cyclegan.evaluate.hints import simulate
 from manga_cyclegan.evaluate.report import contact_sheet, format_table
 from manga_cyclegan.evaluate.scoring import score_pages
 from manga_cyclegan.io.atomic import atomic_write_bytes
@@ -84,6 +86,15 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
         "gray copy": [gray_copy(p["bw"]) for p in pages],
         "tone lookup": [lookup.apply(p["bw"]) for p in pages],
     }
+    extra = {}
+    if cfg.hints is not None:
+        if meta is None or not all("labels" in p for p in pages):
+            raise ValueError("hints=N simulates a reader on a paired test set (truth and labels): use data=synthetic")
+        settings = InferenceSettings(device=device, precision=cfg.precision, working_size=cfg.working_size,
+                                     close_gaps=cfg.close_gaps, split_tones=cfg.split_tones)
+        seen = see_pages(colorizer, bw, settings)
+        name = f"model + {cfg.hints} hints"
+        methods[name], extra[name] = simulate(seen, [p["labels"] for p in pages], meta, cfg.hints)
     if sheet is not None:
         columns = {"B/W input": bw, **{k: methods[k] for k in ("model", "model raw", "tone lookup")}}
         if all("truth" in p for p in pages):
@@ -91,6 +102,7 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
         write_png(sheet, contact_sheet(columns, cfg.sheet_pages))
     return {
         name: score_pages([{**p, "pred": pred} for p, pred in zip(pages, preds)], meta=meta, references=color_pages)
+        | extra.get(name, {})
         for name, preds in methods.items()
     }
 

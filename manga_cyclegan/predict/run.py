@@ -47,6 +47,9 @@ from manga_cyclegan.io.pages import (
     PageRef,
     is_inside,
 )
+from manga_cyclegan.colorize.hints import Click
+from manga_cyclegan.colorize.hints_file import read_hints
+from manga_cyclegan.predict.hinting import ChapterHints, page_name
 from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
 from manga_cyclegan.predict.sources import default_output, resolve_inputs
 
@@ -76,8 +79,9 @@ class Summary:
         return "\n".join(lines)
 
 
-def plan(pattern: str, output: Path, options: OutputOptions) -> tuple[list, list[tuple[str, str]]]:
-    """The sinks for every input file, and the inputs that cannot even be opened (chapter, reason)."""
+def plan(pattern: str, output: Path, options: OutputOptions) -> tuple[list, list[tuple[str, str]], Path]:
+    """The sinks for every input file, the inputs that cannot even be opened (chapter, reason), and the base folder
+    the input's paths are relative to."""
     base, files = resolve_inputs(pattern)
     single_file = Path(pattern).is_file()
     sinks, broken = [], []
@@ -97,7 +101,7 @@ def plan(pattern: str, output: Path, options: OutputOptions) -> tuple[list, list
                 broken.append((str(source), f"{e.reason.rstrip('. ')}. {e.advice}"))
         else:
             sinks.append(PageSink(source, target, options))
-    return sinks, broken
+    return sinks, broken, base
 
 
 def predict_pages(
@@ -109,11 +113,19 @@ def predict_pages(
     batch_size: int = 1,
     progress: bool = True,
     palette_pages: int = 0,
+    clicks: list[Click] | None = None,
+    hints_out: Path | None = None,
 ) -> Summary:
-    """Colorize everything `pattern` names into `output`; see the module docstring for the page states."""
-    sinks, broken = plan(pattern, output, options)
+    """Colorize everything `pattern` names into `output`; see the module docstring for the page states. `clicks`:
+    color hints (`manga_cyclegan.predict.hinting`), checked before any page is colored; `hints_out`: where the
+    clicks and the colors they reached are written at the end."""
+    sinks, broken, base = plan(pattern, output, options)
     if palette_pages:
         settings = replace(settings, palette=fit_palette(colorizer, sinks, settings, options, palette_pages))
+    names = {ref: page_name(ref, base) for sink in sinks for _, ref in sink.pages()}
+    hinting = None
+    if clicks or hints_out:
+        hinting = ChapterHints(colorizer, settings, clicks or [], {name: ref for ref, name in names.items()}, options)
     summary = Summary()
     for where, reason in broken:
         summary.add("failed", where, reason)
@@ -125,7 +137,10 @@ def predict_pages(
         if not batch:
             return
         try:
-            colors = colorize_batch(colorizer, [gray for *_, gray in batch], settings)
+            if hinting is not None:
+                colors = [hinting.colorize(names[ref], gray) for _, _, ref, gray in batch]
+            else:
+                colors = colorize_batch(colorizer, [gray for *_, gray in batch], settings)
         except Exception as e:  # noqa: BLE001 - one page (say, out of memory) must not end the chapter
             for sink, index, ref, _ in batch:
                 sink.put_failed(index, ref)
@@ -164,6 +179,8 @@ def predict_pages(
         except PageReadError as e:
             summary.add("failed", sink.source, f"chapter not written: {e}")
     bar.close()
+    if hints_out is not None:
+        hinting.write(hints_out)
     return summary
 
 
@@ -189,6 +206,7 @@ def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterP
 def predict(cfg: DictConfig) -> Summary:
     """Run conf/predict.yaml: check it, load the colorizer, colorize the input, print where everything went."""
     check_config(cfg, PredictConfig, hint=f"\n{config_hint('predict.py')}")
+    clicks = read_hints(cfg.hints) if cfg.hints else None
     options = OutputOptions(
         format=cfg.format,
         quality=cfg.quality,
@@ -217,7 +235,9 @@ def predict(cfg: DictConfig) -> Summary:
         print(f"warning: {warning}", file=sys.stderr)
     palette_pages = cfg.palette_pages if cfg.consistency == "palette" else 0
     summary = predict_pages(colorizer, cfg.input, output, settings, options, cfg.batch_size, cfg.progress,
-                            palette_pages)
+                            palette_pages, clicks, Path(cfg.hints_out) if cfg.hints_out else None)
+    if cfg.hints_out:
+        print(f"Hints: {cfg.hints_out}")
     print(summary.report())
     print(f"Output: {output.resolve()}")
     return summary
