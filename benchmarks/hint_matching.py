@@ -55,11 +55,34 @@ def auc(sim: np.ndarray, positive: np.ndarray) -> float:
     return float((p[:, None] > n[None, :]).mean() + 0.5 * (p[:, None] == n[None, :]).mean())
 
 
+def write_example(path: Path, pages: list[dict], seen: list, meta: dict) -> None:
+    """The README's picture: the page of the reader's first click, B/W | model | with the 12 clicks (a cross marks
+    the one on this page) | truth."""
+    import cv2
+
+    from manga_cyclegan.evaluate.hints import reader_clicks
+    from manga_cyclegan.evaluate.report import contact_sheet
+    from manga_cyclegan.io.atomic import atomic_write_bytes
+
+    labels = [p["labels"] for p in pages]
+    click, _ = reader_clicks(seen, labels, meta, 1)[0]
+    painted, _ = simulate(seen, labels, meta, 12)
+    index = int(click.page)
+    after = painted[index].copy()
+    cv2.drawMarker(after, (click.x, click.y), (255, 255, 255), cv2.MARKER_CROSS, 9, 3)
+    cv2.drawMarker(after, (click.x, click.y), (0, 0, 0), cv2.MARKER_CROSS, 9, 1)
+    sheet = contact_sheet({"B/W": [pages[index]["bw"]], "model": [seen[index].flat.image], "with hints": [after],
+                           "truth": [pages[index]["truth"]]}, 1)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    atomic_write_bytes(path, data.tobytes())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True)
     parser.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--example", type=Path, help="write the README's before/after picture here")
     parser.add_argument("--seed", type=int, default=7, help="the seed of a set --data does not hold yet")
     parser.add_argument("--n-test", type=int, default=48, help="test pages of a set --data does not hold yet")
     parser.add_argument("--thresholds", type=float, nargs="*", help="similarity thresholds to simulate")
@@ -110,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
             sims[f"{name} tau={tau:.2f}"] = {k: scored[k] for k in ("char_color_acc", "consistency", "ciede2000")} | info
     print(format_table(sims))
     rows = {"matching": rows, "simulated": sims}
+    if args.example:
+        write_example(args.example, pages, seen, meta)
     if args.json:
         args.json.write_text(json.dumps({"ckpt": args.ckpt, "rows": rows}, indent=2))
 

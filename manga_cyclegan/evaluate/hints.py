@@ -66,28 +66,30 @@ def wrong_parts(preds: Sequence[np.ndarray], label_maps: Sequence[np.ndarray], m
     return [p for p in sorted(wrong, key=lambda p: -wrong[p]) if wrong[p] > 0]
 
 
+def reader_clicks(seen: Sequence[hints.SeenPage], label_maps: Sequence[np.ndarray], meta: dict,
+                  clicks: int) -> list[tuple[hints.Click, int]]:
+    """The simulated reader's clicks (pages named by their index) and the part each fixes."""
+    palette, _ = palette_from_meta(meta)
+    out = []
+    for part in wrong_parts([s.flat.image for s in seen], label_maps, meta)[:clicks]:
+        where = click_for_part(label_maps, part)
+        if where is not None:
+            page, (row, col) = where
+            out.append((hints.Click(str(page), col, row, tuple(int(c) for c in palette[part])), part))
+    return out
+
+
 def simulate(seen: Sequence[hints.SeenPage], label_maps: Sequence[np.ndarray], meta: dict, clicks: int,
              descriptor: str = hints.DESCRIPTOR, threshold: float | None = None) -> tuple[list[np.ndarray], dict]:
     """The chapter's pages with up to `clicks` hints applied, and {"hint_clicks", "hint_spill", "hint_regions"}."""
-    palette, _ = palette_from_meta(meta)
-    names = [str(i) for i in range(len(seen))]
-    chosen = wrong_parts([s.flat.image for s in seen], label_maps, meta)[:clicks]
-    anchors, parts = [], []
-    for part in chosen:
-        where = click_for_part(label_maps, part)
-        if where is None:
-            continue
-        page, (row, col) = where
-        click = hints.Click(names[page], col, row, tuple(int(c) for c in palette[part]))
-        anchors.append(hints.anchor(click, seen[page], descriptor))
-        parts.append(part)
+    chosen = reader_clicks(seen, label_maps, meta, clicks)
+    anchors = [hints.anchor(click, seen[int(click.page)], descriptor) for click, _ in chosen]
+    part_of = {id(a): part for a, (_, part) in zip(anchors, chosen)}
     pages, changed, spilled = [], 0, 0
-    for name, page, labels in zip(names, seen, label_maps):
-        taken = hints.assign(page, name, anchors, descriptor, threshold)
+    for index, (page, labels) in enumerate(zip(seen, label_maps)):
+        taken = hints.assign(page, str(index), anchors, descriptor, threshold)
         owner, _ = region_truth(page.regions, labels)
-        part_of = {id(a): p for a, p in zip(anchors, parts)}
-        for region, a in taken.items():
-            changed += 1
-            spilled += int(owner[region] != part_of[id(a)])
+        changed += len(taken)
+        spilled += sum(int(owner[region] != part_of[id(a)]) for region, a in taken.items())
         pages.append(hints.paint(page, hints.colors_of(taken)))
     return pages, {"hint_clicks": len(anchors), "hint_spill": spilled / max(changed, 1), "hint_regions": changed}

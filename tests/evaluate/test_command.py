@@ -23,11 +23,17 @@ def tiny_checkpoint(tmp_path_factory, tiny_overrides):
 def test_evaluate_prints_model_beside_baselines_and_writes_json(tmp_path, tiny_checkpoint, tiny_overrides):
     data = [o for o in tiny_overrides if o.startswith("data.")]
     out = tmp_path / "scores.json"
-    proc = run_script("manga_cyclegan.evaluate", [f"ckpt={tiny_checkpoint}", *data, f"json={out}", f"hydra.run.dir={tmp_path}"])
-    for row in ("model", "model lines", "model raw", "gray copy", "tone lookup"):
+    proc = run_script("manga_cyclegan.evaluate", [f"ckpt={tiny_checkpoint}", *data, f"json={out}", "hints=2",
+                                                  f"hydra.run.dir={tmp_path}"])
+    rows = ("model", "model lines", "model raw", "gray copy", "tone lookup", "model + 2 hints")
+    for row in rows:
         assert row in proc.stdout
     scores = json.loads(out.read_text())["scores"]
-    assert set(scores) == {"model", "model lines", "model raw", "gray copy", "tone lookup"}
+    assert set(scores) == set(rows)
+    # The simulated reader: two clicks on parts the barely trained model gets wrong, each coloring its own region
+    # at least, with the truth's color.
+    hinted = scores["model + 2 hints"]
+    assert hinted["hint_clicks"] == 2 and hinted["hint_regions"] >= 2 and 0 <= hinted["hint_spill"] <= 1
     for method in scores.values():
         assert {"psnr", "ciede2000", "char_color_acc", "consistency", "ink_f1", "ab_hist_dist"} <= set(method)
     # The gray copy keeps the screentone dots, which the truth has not: they count as invented ink.
