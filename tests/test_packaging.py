@@ -20,6 +20,7 @@ HELP_SHOWS = {
     "manga-colorize": ["mode=flat", "working_size=auto", "consistency=none"],
     "manga-evaluate": ["baseline_fit_pages=64", "data=synthetic"],
     "manga-export": ["format=safetensors", "output=null"],
+    "manga-app": ["port=7860", "host=127.0.0.1"],
 }
 
 
@@ -44,13 +45,15 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
-@pytest.mark.slow  # builds and installs the wheel, then four commands in fresh interpreters
+@pytest.mark.slow  # builds and installs the wheel, then each command in a fresh interpreter
 def test_the_wheel_holds_every_config(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     configs = {f"manga_cyclegan/conf/{p.relative_to(CONF).as_posix()}" for p in CONF.rglob("*.yaml")}
     assert {"manga_cyclegan/conf/train.yaml", "manga_cyclegan/conf/model/cyclegan.yaml"} <= configs
     assert configs <= names, f"configs missing from the wheel: {sorted(configs - names)}"
     assert "manga_cyclegan/conf/__init__.py" in names  # Hydra reads pkg://manga_cyclegan.conf only with it
+    # The web page's own files: it loads nothing from elsewhere.
+    assert {f"manga_cyclegan/web/static/{n}" for n in ("index.html", "app.js", "app.css")} <= names
 
 
 @pytest.mark.slow

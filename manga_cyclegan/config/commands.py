@@ -136,7 +136,28 @@ class EvaluateConfig(FlatRegions):
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
+@dataclass
+class AppConfig(FlatRegions, PageGuards):
+    """Colorize and correct pages in the browser: a local web page (drop pages or a .cbz, compare, click to fix)."""
+
+    task_name: str = option("app", LOG_FOLDER_HELP)
+    ckpt: str = option("???", CKPT_HELP)
+    host: str = option("127.0.0.1", "the address to listen on (another than loopback needs a token)")
+    port: int = option(7860, "the port to listen on")
+    token: Optional[str] = option(None, "every API call must carry it (null: none on loopback; another host gets "
+                                        "a generated one, printed)")
+    max_upload_mb: int = option(64, "the largest page or chapter one upload may be, in MiB")
+    working_size: Union[int, str] = choice("auto", ("auto", "native"), otherwise="a long side in pixels",
+                                           help="the size the generator runs at, as predict's working_size")
+    device: str = option("auto", DEVICE_HELP)
+    precision: str = choice("auto", ("auto", *PRECISIONS), help="auto: bf16 where the hardware computes in bf16, "
+                                                                "else fp32")
+    arch: GeneratorArch = field(default_factory=GeneratorArch)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
 register("train_schema", TrainConfig)
+register("app_schema", AppConfig)
 register("predict_schema", PredictConfig)
 register("export_schema", ExportConfig)
 register("evaluate_schema", EvaluateConfig)
@@ -157,4 +178,5 @@ COMMANDS = {  # by config name
     "predict": Command(PredictConfig, "manga-colorize", "predict.py"),
     "evaluate": Command(EvaluateConfig, "manga-evaluate", "-m manga_cyclegan.evaluate"),
     "export": Command(ExportConfig, "manga-export", "export.py"),
+    "app": Command(AppConfig, "manga-app", "app.py"),
 }

@@ -24,8 +24,9 @@ SHOWN = {
     "export": {"format=safetensors": "needs the `onnx` extra", "output=null": "next to the checkpoint"},
     "evaluate": {"baseline_fit_pages=64": "tone-lookup baseline", "json=null": "the table as JSON"},
     "train": {"seed=0": "seeds the weights' initialization", "ckpt_path=null": "to resume from"},
+    "app": {"host=127.0.0.1": "another than loopback needs a token", "port=7860": "the port to listen on"},
 }
-GROUPS = {"predict": ["paths"], "export": [], "evaluate": ["data", "paths"],
+GROUPS = {"predict": ["paths"], "export": [], "evaluate": ["data", "paths"], "app": ["paths"],
           "train": ["data", "model", "trainer", "callbacks", "logger", "paths", "experiment", "hparams_search",
                     "local", "debug"]}
 NOT_SHOWN = ["_schema", "hydra/", "_target_"]
@@ -99,7 +100,7 @@ def test_every_key_of_a_command_has_its_one_line(name):
 
 
 def test_the_console_scripts_are_the_commands():
-    """pyproject.toml's [project.scripts] and COMMANDS name the same four commands, each a module's main()."""
+    """pyproject.toml's [project.scripts] and COMMANDS name the same commands, each a module's main()."""
     import importlib
 
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
