@@ -55,6 +55,19 @@ def auc(sim: np.ndarray, positive: np.ndarray) -> float:
     return float((p[:, None] > n[None, :]).mean() + 0.5 * (p[:, None] == n[None, :]).mean())
 
 
+def score_reference(colorizer, pages: list[dict], seen: list, meta: dict, k: int) -> dict:
+    """The truth of page k as the reference (predict's reference=): the other pages without and with it."""
+    others = [i for i in range(len(pages)) if i != k]
+    anchors = hints.reference_anchors(colorizer, {"truth": pages[k]["truth"]}, InferenceSettings())
+    with_reference = [hints.paint(seen[i], hints.colors_of(hints.assign(seen[i], str(i), anchors))) for i in others]
+    rows = {}
+    for name, preds in (("model", [seen[i].flat.image for i in others]), (f"model + reference page {k}", with_reference)):
+        scored = score_pages([{**pages[i], "pred": q} for i, q in zip(others, preds)], meta)
+        rows[name] = {key: scored[key] for key in ("char_color_acc", "env_color_acc", "consistency", "ciede2000")}
+    rows[f"model + reference page {k}"]["anchors"] = len(anchors)
+    return rows
+
+
 def write_example(path: Path, pages: list[dict], seen: list, meta: dict) -> None:
     """The README's picture: the page of the reader's first click, B/W | model | with the 12 clicks (a cross marks
     the one on this page) | truth."""
@@ -83,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--example", type=Path, help="write the README's before/after picture here")
+    parser.add_argument("--reference-page", type=int, help="also score the truth of this page as reference=")
     parser.add_argument("--seed", type=int, default=7, help="the seed of a set --data does not hold yet")
     parser.add_argument("--n-test", type=int, default=48, help="test pages of a set --data does not hold yet")
     parser.add_argument("--thresholds", type=float, nargs="*", help="similarity thresholds to simulate")
@@ -133,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
             sims[f"{name} tau={tau:.2f}"] = {k: scored[k] for k in ("char_color_acc", "consistency", "ciede2000")} | info
     print(format_table(sims))
     rows = {"matching": rows, "simulated": sims}
+    if args.reference_page is not None:
+        rows["reference"] = score_reference(colorizer, pages, seen, meta, args.reference_page)
+        print(format_table(rows["reference"]))
     if args.example:
         write_example(args.example, pages, seen, meta)
     if args.json:

@@ -85,7 +85,9 @@ def trained_batches(ckpt: Path) -> int:
     import torch
 
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    return int(state["global_step"]) // 2  # two optimizers: Lightning counts two steps per batch
+    # Two optimizers: Lightning counts two steps per batch, one per warm-up batch (model.warmup_batches).
+    warmup = min(int(state.get("hyper_parameters", {}).get("warmup_batches", 0)), int(state["global_step"]))
+    return warmup + (int(state["global_step"]) - warmup) // 2
 
 
 def data_overrides(overrides: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from scipy import ndimage, sparse
 
-from manga_cyclegan.color import from_uint8, rgb_to_lab, to_uint8
+from manga_cyclegan.color import from_uint8, luma, rgb_to_lab, to_uint8
 from manga_cyclegan.colorize.flat import MIN_REGION_PX, FlatPage, flatten
 
 SCOPES = ("chapter", "page", "region")
@@ -288,3 +288,26 @@ def assign(page: SeenPage, name: str, anchors: list[Anchor], descriptor: str = D
 def colors_of(taken: dict[int, Anchor]) -> dict[int, tuple[int, int, int]]:
     """Region id -> RGB of `assign`'s answer, for `paint`."""
     return {region: a.click.color for region, a in taken.items()}
+
+
+def reference_anchors(colorizer, pages: dict[str, np.ndarray], settings, descriptor: str = DESCRIPTOR,
+                      min_px: int = 4 * MIN_REGION_PX) -> list[Anchor]:
+    """Clicks from reference pages (name -> uint8 HxWx3 colored page or crop): every region of at least `min_px`
+    pixels of each (the flat output's regions of its gray) becomes a chapter-wide anchor of the reference's own
+    color there (the per-channel median), described by what the generator sees in the reference's gray."""
+    anchors = []
+    for name, rgb in pages.items():
+        seen = see_pages(colorizer, [luma(rgb)], settings)[0]
+        labels = seen.regions
+        ids = np.flatnonzero(seen.sizes >= min_px)
+        if len(ids) == 0:
+            continue
+        medians = np.stack([ndimage.median(rgb[..., c], labels=labels, index=ids) for c in range(3)], 1)
+        descriptions = {n: d for n in {descriptor, "color"} if (d := describe(seen, n)) is not None}
+        values, first = np.unique(labels.ravel(), return_index=True)
+        first_pixel = dict(zip(values.tolist(), first.tolist()))
+        for region, color in zip(ids, np.rint(medians).astype(int)):
+            y, x = divmod(first_pixel[int(region)], labels.shape[1])
+            click = Click(f"reference:{name}", int(x), int(y), tuple(int(c) for c in color))
+            anchors.append(Anchor(click, int(region), {n: d[region] for n, d in descriptions.items()}))
+    return anchors

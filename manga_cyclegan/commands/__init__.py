@@ -1,12 +1,13 @@
-"""The four commands, one module each: compose the config (conf/<name>.yaml of this package), call one flow.
+"""The five commands, one module each: compose the config (conf/<name>.yaml of this package), call one flow.
 
     manga-train      python train.py                      commands/train.py     -> train.run.train
     manga-colorize   python predict.py                    commands/predict.py   -> predict.run.predict
     manga-evaluate   python -m manga_cyclegan.evaluate    commands/evaluate.py  -> evaluate.command.run
     manga-export     python export.py                     commands/export.py    -> colorize.export, colorize.weights
+    manga-app        python app.py                        commands/app.py       -> web.server (uvicorn)
 
 The console scripts (pyproject.toml) and the root scripts call each module's `main`. Hydra names the job after the
-module (hydra.job.name: train, predict, evaluate, export). Problems the user can fix end with one line and exit
+module (hydra.job.name: train, predict, evaluate, export, app). Problems the user can fix end with one line and exit
 code 2: while Hydra composes (`startup_errors_explained`) and inside the task (`RunError`).
 """
 

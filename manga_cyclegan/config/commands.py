@@ -98,6 +98,8 @@ class PredictConfig(FlatRegions, PageGuards):
                                         "on every page (README: Fixing colors)")
     hints_out: Optional[str] = option(None, "write the run's hints and where each color went to this JSON file, to "
                                             "edit and pass back as hints=")
+    reference: Optional[str] = option(None, "colored pages or crops (a page, a folder, a glob): regions the model sees "
+                                            "as theirs take their colors")
     arch: GeneratorArch = field(default_factory=GeneratorArch)
     paths: PathsConfig = field(default_factory=PathsConfig)
 

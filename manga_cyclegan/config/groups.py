@@ -35,6 +35,9 @@ class ModelConfig(GeneratorConfig):
     # Gaussian low-pass (std in pixels at the training scale) of every G_AB input, in training and in predict: the
     # screentone becomes its tone, so the identity term colorizes pages that look like the test pages. 0: off.
     descreen_sigma: float = 0.0
+    # The first warmup_batches batches train G_AB alone on the identity pseudo-pairs (G_AB(gray(real_B)) -> real_B,
+    # supervised; no discriminator, no G_BA): a fraction of a full step each. 0: off (the paper).
+    warmup_batches: int = 0
     pool_size: int = 50
     lr: float = 2e-4
     # The discriminators' learning rate is lr * lr_d_ratio.

@@ -1,5 +1,6 @@
 """Hints in a predict run: the pages that carry clicks are colorized first, their clicks become anchors, and every
-page of the run then takes the anchors' colors where its regions match (`colorize.hints`). One pass over the other
+page of the run then takes the anchors' colors where its regions match (`colorize.hints`); reference pages' regions
+are anchors too, below the clicks. One pass over the other
 pages: the hinted pages' own results are kept (up to KEPT_PAGES of them) for when the main pass reaches them."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class ChapterHints:
     """The run's clicks located on their pages (anchors), and where each color went."""
 
     def __init__(self, colorizer, settings, clicks: list[hints.Click], refs: dict[str, PageRef], options,
-                 source: str = "hints"):
+                 source: str = "hints", references: dict[str, np.ndarray] | None = None):
         if settings.mode != "flat":
             raise HintsError(f"{source}: hints color the flat output's regions: use mode=flat (not {settings.mode})")
         self.colorizer, self.settings = colorizer, settings
@@ -61,6 +62,8 @@ class ChapterHints:
             if len(hinted) <= KEPT_PAGES:
                 self.kept[name] = seen
         self.reach: dict[int, dict[str, int]] = defaultdict(dict)  # anchor index -> page -> regions
+        # Reference pages' regions: second to the clicks (a click wins where both match).
+        self.references = hints.reference_anchors(colorizer, references, settings) if references else []
 
     def colorize(self, name: str, gray: np.ndarray) -> np.ndarray:
         """One page of the run, flat, with the anchors' colors where its regions match."""
@@ -71,6 +74,8 @@ class ChapterHints:
         index = {id(a): i for i, a in enumerate(self.anchors)}
         for a in taken.values():
             self.reach[index[id(a)]][name] = self.reach[index[id(a)]].get(name, 0) + 1
+        if self.references:
+            taken = hints.assign(seen, name, self.references) | taken
         return hints.paint(seen, hints.colors_of(taken))
 
     def parts(self) -> list[dict]:

@@ -34,6 +34,8 @@ from manga_cyclegan.colorize.colorizer import (
     resolve_device,
     resolve_tile_pixels,
 )
+from manga_cyclegan.colorize.hints import Click
+from manga_cyclegan.colorize.hints_file import read_hints
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.config.commands import PredictConfig
@@ -47,8 +49,6 @@ from manga_cyclegan.io.pages import (
     PageRef,
     is_inside,
 )
-from manga_cyclegan.colorize.hints import Click
-from manga_cyclegan.colorize.hints_file import read_hints
 from manga_cyclegan.predict.hinting import ChapterHints, page_name
 from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
 from manga_cyclegan.predict.sources import default_output, resolve_inputs
@@ -115,17 +115,20 @@ def predict_pages(
     palette_pages: int = 0,
     clicks: list[Click] | None = None,
     hints_out: Path | None = None,
+    references: dict[str, np.ndarray] | None = None,
 ) -> Summary:
     """Colorize everything `pattern` names into `output`; see the module docstring for the page states. `clicks`:
     color hints (`manga_cyclegan.predict.hinting`), checked before any page is colored; `hints_out`: where the
-    clicks and the colors they reached are written at the end."""
+    clicks and the colors they reached are written at the end; `references`: colored pages (name -> RGB) whose
+    regions' colors the run's matching regions take."""
     sinks, broken, base = plan(pattern, output, options)
     if palette_pages:
         settings = replace(settings, palette=fit_palette(colorizer, sinks, settings, options, palette_pages))
     names = {ref: page_name(ref, base) for sink in sinks for _, ref in sink.pages()}
     hinting = None
-    if clicks or hints_out:
-        hinting = ChapterHints(colorizer, settings, clicks or [], {name: ref for ref, name in names.items()}, options)
+    if clicks or hints_out or references:
+        hinting = ChapterHints(colorizer, settings, clicks or [], {name: ref for ref, name in names.items()}, options,
+                               references=references)
     summary = Summary()
     for where, reason in broken:
         summary.add("failed", where, reason)
@@ -203,6 +206,21 @@ def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterP
     return ChapterPalette.fit(colors)
 
 
+def read_references(pattern: str, options: OutputOptions) -> dict[str, np.ndarray]:
+    """The colored reference pages `reference=` names (a page, a folder or a glob), by name; ValueError naming a
+    page that cannot be read."""
+    base, files = resolve_inputs(pattern)
+    pages = {}
+    for path in files:
+        if path.suffix.lower() in ARCHIVE_EXTENSIONS:
+            raise ValueError(f"reference {path}: give colored pages or crops as images, not a chapter")
+        try:
+            pages[str(path.relative_to(base))] = read_page(PageRef(path), "RGB", max_pixels=options.max_pixels)
+        except PageReadError as e:
+            raise ValueError(f"reference {path}: {e.reason.rstrip('. ')}. {e.advice}") from None
+    return pages
+
+
 def predict(cfg: DictConfig) -> Summary:
     """Run conf/predict.yaml: check it, load the colorizer, colorize the input, print where everything went."""
     check_config(cfg, PredictConfig, hint=f"\n{config_hint('predict.py')}")
@@ -234,8 +252,9 @@ def predict(cfg: DictConfig) -> Summary:
     if warning := emulated_bf16_warning(settings.precision, device.type):
         print(f"warning: {warning}", file=sys.stderr)
     palette_pages = cfg.palette_pages if cfg.consistency == "palette" else 0
+    references = read_references(cfg.reference, options) if cfg.reference else None
     summary = predict_pages(colorizer, cfg.input, output, settings, options, cfg.batch_size, cfg.progress,
-                            palette_pages, clicks, Path(cfg.hints_out) if cfg.hints_out else None)
+                            palette_pages, clicks, Path(cfg.hints_out) if cfg.hints_out else None, references)
     if cfg.hints_out:
         print(f"Hints: {cfg.hints_out}")
     print(summary.report())

@@ -27,6 +27,9 @@ Discriminator phase (G frozen), on real pages and on fakes drawn from a pool of 
 
     L_D_B = (E[(D_B(real_B) - 1)^2] + E[D_B(pool_B(fake_B))^2]) / 2,   likewise L_D_A.
 
+Supervised warm-up (`warmup_batches` > 0, off in the paper): the first batches train G_AB alone on the identity
+pseudo-pairs, minimizing ||G_AB(gray(real_B)) - real_B||_1, before the full CycleGAN takes over.
+
 Learning rate: Adam(lr, betas) constant for `epochs_constant` epochs, then linearly down for `epochs_decay`;
 the discriminators' is `lr_d_ratio` times the generators' (two-timescale rule, Heusel et al. 2017).
 
@@ -151,9 +154,29 @@ class CycleGAN(pl.LightningModule):
             "D_B": discriminator_loss(self.D_B(images["real_B"]), self.D_B(fake_B), hp.gan_mode),
         }
 
+    def in_warmup(self) -> bool:
+        # A warm-up batch steps one optimizer (global_step + 1), a full batch two: until the warm-up's last batch,
+        # global_step counts warm-up batches.
+        return self.global_step < self.hparams.warmup_batches
+
+    def warmup_step(self, real_B: torch.Tensor) -> dict | None:
+        opt_g, _ = self.optimizers()
+        with self.toggled_optimizer(opt_g):
+            loss = identity_loss(self.colorize(to_gray(real_B)), real_B)
+            if not self.nonfinite.allows_step(self, loss, {"warmup": loss}, "generator", self.global_step):
+                return None
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt_g.step()
+        self.nonfinite.step_done()
+        self.log("loss/warmup", loss.detach(), prog_bar=True, batch_size=real_B.shape[0])
+        return None
+
     def training_step(self, batch: dict, batch_idx: int) -> dict | None:
         opt_g, opt_d = self.optimizers()
         real_A, real_B = self._layout(batch["A"]), self._layout(batch["B"])
+        if self.in_warmup():
+            return self.warmup_step(real_B)
 
         with self.toggled_optimizer(opt_g):  # D_A, D_B get no gradients in this phase
             g_losses, images = self.generator_losses(real_A, real_B)

@@ -73,3 +73,19 @@ def test_hints_need_the_flat_output(colorizer, tmp_path):
     Image.fromarray(panel_page()).save(tmp_path / "p.png")
     with pytest.raises(HintsError, match="use mode=flat"):
         run(colorizer, tmp_path / "p.png", tmp_path / "out", [Click("p.png", 30, 30, ORANGE)], mode="lines")
+
+
+def test_a_reference_page_gives_its_colors_to_the_regions_the_model_sees_as_its_own(colorizer, tmp_path):
+    """The reference is the page itself in color (its gray is the B/W page: the model sees the same thing), so
+    each region takes the reference's color there: the circle peach, the square blue, the paper white."""
+    bw = panel_page()
+    reference = np.repeat(bw[..., None], 3, axis=-1)
+    yy, xx = np.mgrid[:60, :120]
+    reference[(np.hypot(yy - 30, xx - 30) < 18)] = (240, 190, 150)  # gray 200, as the B/W page's circle
+    reference[12:48, 72:108] = (150, 215, 250)  # gray 200, as the square
+    Image.fromarray(bw).save(tmp_path / "p.png")
+    predict_pages(colorizer, str(tmp_path / "p.png"), tmp_path / "out", InferenceSettings(), OutputOptions(),
+                  progress=False, references={"ref.png": reference})
+    out = np.asarray(Image.open(tmp_path / "out" / "p.png"))
+    assert tuple(out[30, 30]) == (240, 190, 150) and tuple(out[30, 90]) == (150, 215, 250)
+    assert tuple(out[2, 2]) == (255, 255, 255)

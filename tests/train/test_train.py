@@ -58,6 +58,17 @@ def test_train_writes_checkpoint_logs_with_images_and_says_where(tmp_path, tiny_
     assert out.shape == (1, 3, 37, 29)
 
 
+def test_warm_up_batches_train_g_ab_alone_then_the_full_cyclegan(tmp_path, tiny_overrides):
+    run_dir, _ = train(tmp_path, "warmup", tiny_overrides, "model.epochs_constant=1", "model.epochs_decay=1",
+                       "model.warmup_batches=4")
+    ckpt = load(run_dir / "checkpoints" / "last.ckpt")
+    # 12 batches: 4 warm-up batches step one optimizer, the 8 others both.
+    assert ckpt["global_step"] == 4 + 2 * 8
+    assert len(ckpt["image_pools"]["B"]["images"]) == 3  # the full CycleGAN ran after the warm-up
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    assert "loss/warmup" in events.Tags()["scalars"] and "loss/G_AB" in events.Tags()["scalars"]
+
+
 def test_resume_continues_exactly_where_the_interrupted_run_stopped(tmp_path, tiny_overrides):
     two_epochs = [*tiny_overrides, "model.epochs_constant=1", "model.epochs_decay=1"]
     straight, _ = train(tmp_path, "straight", two_epochs)
