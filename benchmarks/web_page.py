@@ -1,5 +1,5 @@
 """How live the web page feels: the API calls the page makes, timed in process (FastAPI's test client: the HTTP
-stack without a socket), on synthetic pages of 1456x1024.
+stack without a socket), on synthetic pages of 1456x1024 (`--size`).
 
     python benchmarks/web_page.py --ckpt outputs/.../last.ckpt [--pages 24]
 
@@ -11,6 +11,7 @@ back; a click on a chapter of `--pages` pages, all shown, until every page it re
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -28,9 +29,6 @@ from manga_cyclegan.predict.sinks import OutputOptions  # noqa: E402
 from manga_cyclegan.web.server import Chapters, create_app  # noqa: E402
 from tests.helpers import png_bytes  # noqa: E402
 
-HEIGHT, WIDTH = 1024, 1456
-
-
 def best(times: list[float]) -> float:
     return min(times)
 
@@ -40,8 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ckpt", required=True)
     parser.add_argument("--pages", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", default="1456x1024", help="page width x height")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    pages = [png_bytes(render_page(*make_page(0, "test", i, HEIGHT, WIDTH))[1]) for i in range(args.pages)]
+    width, height = (int(v) for v in args.size.split("x"))
+    pages = [png_bytes(render_page(*make_page(0, "test", i, height, width))[1]) for i in range(args.pages)]
     colorizer = load_colorizer(args.ckpt)
     with tempfile.TemporaryDirectory() as tmp:
         chapters = Chapters(Path(tmp), colorizer, InferenceSettings(), OutputOptions(format="png"))
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
             drop.append(time.perf_counter() - start)
             start = time.perf_counter()
             client.post(f"/api/chapters/{tab}/clicks",
-                        json={"page": "p.png", "x": 700 + r, "y": 500, "color": "#f08a24"}).raise_for_status()
+                        json={"page": "p.png", "x": width // 2 + r, "y": height // 2, "color": "#f08a24"}).raise_for_status()
             client.get(f"/api/chapters/{tab}/pages/0/color.png").raise_for_status()
             click_page.append(time.perf_counter() - start)
         tab = "whole-chapter"
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(args.repeats):
             start = time.perf_counter()
             answer = client.post(f"/api/chapters/{tab}/clicks",
-                                 json={"page": "000.png", "x": 700 + r, "y": 500, "color": "#3a5fcd"})
+                                 json={"page": "000.png", "x": width // 2 + r, "y": height // 2, "color": "#3a5fcd"})
             answer.raise_for_status()
             changed = answer.json()["changed"]
             for name in changed:  # the page reloads what changed
@@ -74,12 +75,14 @@ def main(argv: list[str] | None = None) -> None:
             click_chapter.append(time.perf_counter() - start)
             reached = max(reached, len(changed))
     rows = {
-        f"drop a {WIDTH}x{HEIGHT} page, colorized PNG back": {"s": best(drop)},
+        f"drop a {width}x{height} page, colorized PNG back": {"s": best(drop)},
         "a click, that page repainted": {"s": best(click_page)},
         f"a click on a {args.pages}-page chapter ({reached} pages repainted)": {"s": best(click_chapter)},
     }
     print(f"{args.ckpt}, best of {args.repeats}")
     print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -161,3 +161,35 @@ def test_outside_pages_scores_each_region_variant_and_keeps_paper_from_going_dar
     assert list(rows)[0].startswith("regions, predict's default") and len(rows) == 5
     # An untrained generator paints anything; the paper guard still keeps the paper from going dark.
     assert all(0 <= r["white_dark_%"] <= 0.5 and r["balloon_L*"] > 40 for r in rows.values())
+
+
+def test_hint_matching_compares_descriptions_simulates_the_reader_and_scores_a_reference(tmp_path, tiny_synthetic_set):
+    from tests.helpers import save_training_checkpoint
+
+    save_training_checkpoint(tmp_path / "m.ckpt", load_size=64, descreen_sigma=1.0)
+    table, result = run_benchmark("hint_matching", ["--ckpt", str(tmp_path / "m.ckpt"), "--data", str(tiny_synthetic_set),
+                                                    "--thresholds", "0.9", "--reference-page", "0"], tmp_path)
+    rows = result["rows"]
+    assert set(rows["matching"]) == {"color", "bottleneck", "decoder", "features"} and "auc" in table
+    for row in rows["matching"].values():
+        assert 0 <= row["recall@2%"] <= 1 and 0 <= row["spill@tau"] <= 1
+    assert len(rows["simulated"]) == 4 and all(0 < r["hint_clicks"] <= 12 for r in rows["simulated"].values())
+    assert rows["reference"]["model + reference page 0"]["anchors"] > 0
+
+
+def test_predict_hints_times_a_chapter_with_and_without_hints(tmp_path, tiny_synthetic_set):
+    from tests.helpers import save_training_checkpoint
+
+    save_training_checkpoint(tmp_path / "m.ckpt", load_size=64, descreen_sigma=1.0)
+    table, rows = run_benchmark("predict_hints", ["--ckpt", str(tmp_path / "m.ckpt"), "--data", str(tiny_synthetic_set),
+                                                  "--clicks", "2", "--repeats", "1"], tmp_path)
+    assert "s/page" in table and rows["no hints"]["ratio"] == 1.0 and rows["2 hints"]["s/page"] > 0
+
+
+def test_web_page_times_the_calls_the_page_makes(tmp_path):
+    from tests.helpers import save_training_checkpoint
+
+    save_training_checkpoint(tmp_path / "m.ckpt", load_size=64)
+    table, rows = run_benchmark("web_page", ["--ckpt", str(tmp_path / "m.ckpt"), "--pages", "2", "--repeats", "1",
+                                             "--size", "160x128"], tmp_path)
+    assert "drop a 160x128 page" in table and len(rows) == 3 and all(r["s"] > 0 for r in rows.values())

@@ -88,3 +88,18 @@ def test_drop_a_page_see_it_colorized_click_a_region_and_get_the_picked_color(se
     assert elsewhere == [], f"the page asked other hosts: {elsewhere}"
     assert errors.strip() == ""
     assert rgb == [0x3A, 0x5F, 0xCD]
+
+
+def test_the_readme_screenshot_script_runs(tmp_path, tiny_synthetic_set):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, save_training_checkpoint
+
+    save_training_checkpoint(tmp_path / "m.ckpt", load_size=64)
+    out = tmp_path / "shot.png"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "web_screenshot.py"), "--ckpt",
+                           str(tmp_path / "m.ckpt"), "--data", str(tiny_synthetic_set), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert Image.open(out).size == (1000, 560)
