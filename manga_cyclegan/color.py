@@ -152,6 +152,16 @@ def rgb_to_lab(rgb: Any) -> np.ndarray:
     return out
 
 
+def lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIE L* (float64) of uint8 sRGB (..., 3): `rgb_to_lab`'s first channel, from the luminance alone (L* depends
+    on Y only), a fraction of the full conversion's cost on page-sized arrays."""
+    a = np.asarray(rgb)
+    weights = _RGB2XYZ[1] / _WHITE[1]
+    y = _SRGB_LUT[a[..., 0]] * weights[0] + _SRGB_LUT[a[..., 1]] * weights[1] + _SRGB_LUT[a[..., 2]] * weights[2]
+    f = np.where(y > _EPS, np.cbrt(y), (_KAPPA * y + 16.0) / 116.0)
+    return 116.0 * f - 16.0
+
+
 def lab_to_rgb(lab: Any, as_uint8: bool = False) -> np.ndarray:
     """CIELAB → sRGB (D65), inverse of :func:`rgb_to_lab`.
 

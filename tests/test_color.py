@@ -114,3 +114,10 @@ def test_checked_page_is_the_one_page_form():
             C.checked_page(page, channels, "domain B", convert=convert)
     with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
         C.checked_page(gray.astype(np.float32), 1, convert=True)  # 0..255 floats are ambiguous
+
+
+def test_lightness_is_the_l_of_lab():
+    from manga_cyclegan.color import lightness, rgb_to_lab
+
+    rgb = np.random.default_rng(0).integers(0, 256, (5000, 3), dtype=np.uint8)
+    np.testing.assert_allclose(lightness(rgb), rgb_to_lab(rgb)[:, 0], atol=1e-9)

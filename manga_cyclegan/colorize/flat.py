@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from manga_cyclegan.color import INK_LUMA, ink_mask, luma, rgb_to_lab
+from manga_cyclegan.color import INK_LUMA, ink_mask, lightness, luma
 
 # ink_mask for the flat output: Gaussian sigma 2 px (a screen period blurred away), the lighter side of a line
 # looked for within 11 px, a line darker than 0.6 of it, and lines next to tones down to 50 of 255.
@@ -48,6 +48,8 @@ STROKE_EXTENT = 4
 STROKE_PAPER = 170
 # Regions smaller than this (pixels of the page) keep the generator's colors: too few pixels for a median.
 MIN_REGION_PX = 12
+# Up to this many regions, their medians come from per-region histograms (256 counts each), else from a sort.
+HISTOGRAM_REGIONS = 1 << 16
 # Regions that hold, off by default: both lost environment accuracy on every page set (benchmarks/results/
 # quality.md, rows demo-regions, demo-gaps-only, demo-tones-only). CLOSE_GAPS: the ball radius in pixels (2 closes
 # outline gaps up to about 4 px); SPLIT_TONES: paper and screened areas in separate regions.
@@ -123,6 +125,8 @@ def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS,
     the tone split of the module docstring."""
     free = ~ink
     _, areas = cv2.connectedComponents(free.astype(np.uint8), connectivity=4)
+    if close_gaps <= 0 and not split_tones:  # the default: the enclosed areas themselves
+        return areas.astype(np.int32)
     white = paper(bw, ink)
     kinds = [white, free & ~white] if split_tones else [free]
     ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_gaps + 1,) * 2) if close_gaps > 0 else None
@@ -168,8 +172,7 @@ def region_medians(color: np.ndarray, ink: np.ndarray, labels: np.ndarray | None
         return out
     table = np.zeros((n, 3), np.uint8)
     for channel in range(3):
-        medians = ndimage.median(color[..., channel], labels=labels, index=regions)
-        table[regions, channel] = np.rint(medians).astype(np.uint8)
+        table[regions, channel] = _medians(color[..., channel], labels, regions, area[regions])
     filled = np.zeros(n, bool)
     filled[regions] = True
     where = filled[labels] & ~ink
@@ -177,12 +180,29 @@ def region_medians(color: np.ndarray, ink: np.ndarray, labels: np.ndarray | None
     return out
 
 
+def _medians(values: np.ndarray, labels: np.ndarray, regions: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The median of uint8 `values` over each of `regions` (ids in `labels`; `counts`: their pixel counts), as
+    scipy.ndimage.median gives it (the mean of the two middle values for an even count), rounded half to even:
+    from one 256-bin histogram per region rather than a sort of the page (a sort past HISTOGRAM_REGIONS regions,
+    where the histograms would outgrow the page)."""
+    if len(regions) > HISTOGRAM_REGIONS:
+        return np.rint(ndimage.median(values, labels=labels, index=regions)).astype(np.uint8)
+    compact = np.full(int(labels.max()) + 1, len(regions), np.int64)  # other labels: one bin row, dropped
+    compact[regions] = np.arange(len(regions))
+    rows = compact[labels.ravel()] * 256 + values.ravel()
+    histograms = np.bincount(rows, minlength=(len(regions) + 1) * 256).reshape(-1, 256)[: len(regions)]
+    cumulative = np.cumsum(histograms, axis=1)
+    low = np.argmax(cumulative > ((counts - 1) // 2)[:, None], axis=1)
+    high = np.argmax(cumulative > (counts // 2)[:, None], axis=1)
+    return np.rint((low + high) / 2).astype(np.uint8)
+
+
 def keep_paper_white(out: np.ndarray, bw: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Paper pixels of the input (`paper`) that came out dark (L* < DARK_LIGHTNESS) are paper white."""
     white = paper(bw, ink)
     if white.any():
         fix = np.zeros_like(white)
-        fix[white] = rgb_to_lab(out[white][None])[0, :, 0] < DARK_LIGHTNESS
+        fix[white] = lightness(out[white]) < DARK_LIGHTNESS
         out[fix] = PAPER_RGB
     return out
 

@@ -40,10 +40,12 @@ def test_train_step_table_has_a_row_per_lever_and_the_ratio_to_the_first(tmp_pat
 
 def test_predict_page_table_gives_seconds_and_memory_per_mode(tmp_path):
     table, rows = run_benchmark("predict_page", [
-        "--model", "demo", "--sizes", "96x80", "--modes", "lines", "raw", "--precisions", "fp32", "--repeats", "1",
+        "--model", "demo", "--sizes", "96x80", "--modes", "flat", "lines", "raw", "--precisions", "fp32",
+        "--repeats", "1",
     ], tmp_path)
-    assert "s/page" in table and "MiB/MP" in table
-    assert [r["mode"] for r in rows] == ["lines", "raw"]
+    assert "s/page" in table and "MiB/MP" in table and "flat s" in table
+    assert [r["mode"] for r in rows] == ["flat", "lines", "raw"]
+    assert 0 < rows[0]["flat_seconds"] < rows[0]["seconds"] and rows[1]["flat_seconds"] == 0
     assert all(r["seconds"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
 
 
@@ -193,3 +195,8 @@ def test_web_page_times_the_calls_the_page_makes(tmp_path):
     table, rows = run_benchmark("web_page", ["--ckpt", str(tmp_path / "m.ckpt"), "--pages", "2", "--repeats", "1",
                                              "--size", "160x128"], tmp_path)
     assert "drop a 160x128 page" in table and len(rows) == 3 and all(r["s"] > 0 for r in rows.values())
+
+
+def test_flat_speed_compares_with_another_revision_and_checks_the_output(tmp_path):
+    table, rows = run_benchmark("flat_speed", ["--against", "HEAD", "--sizes", "96x80", "--repeats", "1"], tmp_path)
+    assert "speedup" in table and rows["96x80"]["now s"] > 0 and rows["96x80"]["identical"] is True

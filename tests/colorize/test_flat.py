@@ -115,3 +115,25 @@ def test_the_commands_default_regions_are_the_libraries():
 
     assert FlatRegions().close_gaps == InferenceSettings().close_gaps == CLOSE_GAPS
     assert FlatRegions().split_tones is InferenceSettings().split_tones is SPLIT_TONES
+
+
+def test_region_medians_from_histograms_are_scipys_medians():
+    """Odd and even region sizes, every channel: the histogram medians equal ndimage.median's, rounded."""
+    from scipy import ndimage
+
+    from manga_cyclegan.colorize import flat
+
+    rng = np.random.default_rng(0)
+    color = rng.integers(0, 256, (60, 70, 3), dtype=np.uint8)
+    labels = (np.arange(60)[:, None] // 7 * 10 + np.arange(70)[None, :] // 9).astype(np.int32) + 1
+    ink = rng.random((60, 70)) < 0.1
+    out = flat.region_medians(color, ink, labels)
+    kept = np.where(ink, 0, labels)
+    ids = np.unique(kept[kept > 0])
+    for channel in range(3):
+        expected = np.rint(ndimage.median(color[..., channel], labels=kept, index=ids)).astype(np.uint8)
+        area = np.bincount(kept.ravel(), minlength=kept.max() + 1)[ids]
+        got = np.array([out[..., channel][kept == i][0] for i in ids])
+        big = area >= flat.MIN_REGION_PX
+        assert np.array_equal(got[big], expected[big])
+    assert (out[ink] == color[ink]).all()
