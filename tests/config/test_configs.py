@@ -15,7 +15,7 @@ import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.train.run import train
 from tests.helpers import CONF, compose_train, run_script
 
-TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml", "export.yaml"}
+TOP_LEVEL = {"train.yaml", "evaluate.yaml", "predict.yaml", "export.yaml", "app.yaml"}
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -43,11 +43,11 @@ def test_every_config_composes(group, option, tmp_path):
 
 
 @pytest.mark.parametrize("name, required", [
-    ("train", set()), ("evaluate", {"ckpt"}), ("predict", {"ckpt", "input"}), ("export", {"ckpt"}),
+    ("train", set()), ("evaluate", {"ckpt"}), ("predict", {"ckpt", "input"}), ("export", {"ckpt"}), ("app", {"ckpt"}),
 ])
 def test_every_entry_point_config_composes(name, required):
     """The entry points' own configs compose and ask for exactly what their docs say (each is also run end to
-    end by its tests: test_train, test_evaluate, test_predict, test_export)."""
+    end by its tests: test_train, test_evaluate, test_predict, test_export, tests/web)."""
     assert f"{name}.yaml" in TOP_LEVEL
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -60,7 +60,7 @@ def test_train_writes_checkpoint_logs_with_images_and_says_where(tmp_path, tiny_
 
 def test_warm_up_batches_train_g_ab_alone_then_the_full_cyclegan(tmp_path, tiny_overrides):
     run_dir, _ = train(tmp_path, "warmup", tiny_overrides, "model.epochs_constant=1", "model.epochs_decay=1",
-                       "model.warmup_batches=4")
+                       "model.warmup_batches=4", "trainer.log_every_n_steps=1")
     ckpt = load(run_dir / "checkpoints" / "last.ckpt")
     # 12 batches: 4 warm-up batches step one optimizer, the 8 others both.
     assert ckpt["global_step"] == 4 + 2 * 8
