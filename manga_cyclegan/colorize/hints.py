@@ -24,6 +24,7 @@ import torch
 from scipy import ndimage, sparse
 
 from manga_cyclegan.color import from_uint8, luma, rgb_to_lab, to_uint8
+from manga_cyclegan.colorize.colorizer import autocast, run_generator, to_working_size
 from manga_cyclegan.colorize.flat import MIN_REGION_PX, FlatPage, flatten
 
 SCOPES = ("chapter", "page", "region")
@@ -199,8 +200,6 @@ def paint(page: SeenPage, region_colors: dict[int, tuple[int, int, int]]) -> np.
 @torch.inference_mode()
 def see_pages(colorizer, pages: list[np.ndarray], settings) -> list[SeenPage]:
     """Colorize uint8 HxW pages (`colorize_batch`'s way, one at a time) and keep what the hints need of each."""
-    from manga_cyclegan.colorize.colorizer import autocast, run_generator, to_working_size
-
     generator = colorizer.generator.to(settings.device)
     seen = []
     for page in pages:
