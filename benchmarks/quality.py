@@ -38,6 +38,14 @@ COLUMNS = ("char_color_acc", "env_color_acc", "ciede2000", "consistency", "ink_f
 METHODS = ("model", "model raw")
 
 
+def shown(scores: dict, method: str) -> dict:
+    """A method's figures in the table: for a row scored with evaluate's hints=N, `out` is the output with the
+    simulated reader's clicks ("model + N hints")."""
+    if method == "model":
+        method = next((name for name in scores if name.startswith("model + ")), method)
+    return scores.get(method, {})
+
+
 def machine() -> str:
     """The CPU's model name and its bf16 units, as `lscpu` says."""
     try:
@@ -155,7 +163,8 @@ def write_table(rows: list[dict], table: Path) -> None:
         "",
         "Every row is one `python benchmarks/quality.py --name NAME --seed SEED -- OVERRIDES` run: `python train.py`",
         "with those overrides, then `python -m manga_cyclegan.evaluate` on its `last.ckpt` (synthetic test split, 24",
-        "pages). `out` is predict's default output, `raw` the generator's RGB. Higher is better for char_color_acc, env_color_acc,",
+        "pages). `out` is predict's default output (with the simulated reader's clicks in rows scored with `hints=N`),",
+        "`raw` the generator's RGB. Higher is better for char_color_acc, env_color_acc,",
         "ink_f1 and psnr; lower for ciede2000 and consistency. The full rows (every metric, the baselines, the",
         "machine, the commit) are in `quality.jsonl`. `*`: the default output was scored again with a later",
         "version of it (`--rescore`); the figures the run first had are in the log. The overrides column runs each",
@@ -168,7 +177,7 @@ def write_table(rows: list[dict], table: Path) -> None:
         scores = row["scores"]
         name = row["name"] + (" *" if "rescored_with" in row else "")
         cells = [str(i), name, str(row["seed"]), str(row["batches"]), f"{row['wall_s']:.0f}", f"{row['s_per_batch']:.3f}"]
-        cells += [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
+        cells += [fmt(shown(scores, m).get(c)) for c in COLUMNS for m in METHODS]
         # The command as it ran; where the defaults have moved since, "reproduce" says how to run it today.
         command = row.get("reproduce", " ".join(row["overrides"]))
         cells += ["`" + command + "`" if command else "(demo)", row["machine"]]
@@ -186,7 +195,7 @@ def write_table(rows: list[dict], table: Path) -> None:
                   + " | tone lookup acc |", "|---|---|---|" + "---|" * (2 * len(COLUMNS) + 1)]
         for i, row in extras:
             for label, scores in row["extra"].items():
-                cells = [fmt(scores.get(m, {}).get(c)) for c in COLUMNS for m in METHODS]
+                cells = [fmt(shown(scores, m).get(c)) for c in COLUMNS for m in METHODS]
                 cells.append(fmt(scores.get("tone lookup", {}).get("char_color_acc")))
                 lines.append(f"| {i} | {row['name']} | {label} | " + " | ".join(cells) + " |")
     table.write_text("\n".join(lines) + "\n")
