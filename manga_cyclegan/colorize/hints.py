@@ -5,12 +5,12 @@ A click (`Click`: a page, x, y in the page's own pixels, a color) falls in one o
 default (scope "chapter") it travels: every region of the run that the model sees as the same thing takes it too.
 "The same thing" is decided from what the generator sees, never from where a region is: each region is described
 by the generator's features averaged over it (`describe`), and a region takes the color of the most similar click
-when the cosine similarity reaches MATCH_SIMILARITY (`match`). `benchmarks/hint_matching.py` measures which
-description tells parts apart best, and how far a hint reaches before it spills onto other parts. Scope "page"
-keeps a click on its own page (its other panels still follow), "region" on the clicked region alone.
+when the cosine similarity reaches MATCH_SIMILARITY and the model colored both alike (COLOR_GATE) (`assign`).
+`benchmarks/hint_matching.py` measures which description tells parts apart best, and how far a hint reaches before
+it spills onto other parts. Scope "page" keeps a click on its own page (its other panels still follow), "region" on the clicked region alone.
 
 A reference page (a colored page or crop) works as many clicks at once: each of its regions is a click of its own
-color (`reference_clicks`).
+color (`reference_anchors`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ DESCRIPTOR = "bottleneck"
 # bottleneck, the lowest that kept the spill under 2% on a test split of other scenes (benchmarks/results/
 # hint_matching.md).
 MATCH_SIMILARITY = {"color": 0.95, "bottleneck": 0.9, "decoder": 0.95, "features": 0.9}
+# A region reached by features must also have been colored by the model within this CIE76 distance of the
+# clicked region's color (None: no such gate): less spill on every page set, accuracy within noise
+# (benchmarks/results/hint_matching.md).
+COLOR_GATE: float | None = 20.0
 # Cel shading kept under a hint: pixels whose local tone is below SHADOW_TONE of the region's lit tone are in
 # shadow, and take the hint's color times their tone ratio (never below SHADE_FLOOR).
 SHADOW_TONE = 0.9
@@ -275,8 +279,13 @@ def assign(page: SeenPage, name: str, anchors: list[Anchor], descriptor: str = D
         queries = np.stack([a.descriptions[descriptor] for a in travelling])
         sim = similarity(queries, described[candidates], descriptor)
         best = sim.argmax(axis=0)
-        for region, j, s in zip(candidates, best, sim[best, np.arange(len(candidates))]):
-            if s >= threshold:
+        near = np.ones(len(candidates), bool)
+        if COLOR_GATE is not None and descriptor != "color":  # the model colors the same thing alike
+            colors = describe(page, "color")[candidates]
+            anchor_colors = np.stack([a.descriptions["color"] for a in travelling])[best]
+            near = np.linalg.norm(colors - anchor_colors, axis=1) <= COLOR_GATE
+        for region, j, s, ok in zip(candidates, best, sim[best, np.arange(len(candidates))], near):
+            if s >= threshold and ok:
                 taken[int(region)] = travelling[j]
     for a in anchors:  # a click sets its own region, whatever else matched it
         if a.click.page == name:
