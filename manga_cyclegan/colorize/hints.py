@@ -7,7 +7,8 @@ default (scope "chapter") it travels: every region of the run that the model see
 by the generator's features averaged over it (`describe`), and a region takes the color of the most similar click
 when the cosine similarity reaches MATCH_SIMILARITY and the model colored both alike (COLOR_GATE) (`assign`).
 `benchmarks/hint_matching.py` measures which description tells parts apart best, and how far a hint reaches before
-it spills onto other parts. Scope "page" keeps a click on its own page (its other panels still follow), "region" on the clicked region alone.
+it spills onto other parts. Scope "page" keeps a click on its own page (its other panels still follow), "region"
+on the clicked region alone.
 
 A reference page (a colored page or crop) works as many clicks at once: each of its regions is a click of its own
 color (`reference_anchors`).
