@@ -81,3 +81,19 @@ def test_region_means_average_a_coarse_grid_over_page_regions():
     means = hints.region_means(grid, labels, 3)
     assert means[1, 0] == 0 and means[2, 0] == 2.5
     assert means[0, 0] == 0  # ink (0) is left out
+
+
+def test_a_region_the_model_sees_alike_but_colored_otherwise_is_not_reached():
+    """Circle and square described alike (as a confused model might): the square follows the circle's click only
+    where the model also colored the two alike (within COLOR_GATE)."""
+    for square_color, reached in (((200, 60, 50), True), ((40, 90, 200), False)):
+        colors = np.full((15, 30, 3), 128, np.uint8)
+        colors[3:12, 3:12] = (200, 60, 50)  # the circle, at the working size (a quarter of the page)
+        colors[3:12, 18:27] = square_color
+        seen = hints.see(panel_page(), colors)
+        seen.features["bottleneck"] = np.tile([0.0, 0.0, 1.0], (len(seen.sizes), 1)).astype(np.float32)
+        seen.features["bottleneck"][[seen.regions[30, 30], seen.regions[30, 90]]] = (1, 0, 0)
+        anchor = hints.anchor(Click("p1", 30, 30, ORANGE), seen, "bottleneck")
+        taken = hints.assign(seen, "p2", [anchor], "bottleneck")  # as seen from another page: matching only
+        assert seen.regions[30, 30] in taken
+        assert (seen.regions[30, 90] in taken) is reached
