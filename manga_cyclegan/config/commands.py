@@ -132,6 +132,8 @@ class EvaluateConfig(FlatRegions):
     baseline_fit_pages: int = option(64, "color training pages the tone-lookup baseline learns from")
     hints: Optional[int] = option(None, "also score a simulated reader's hints: up to N clicks, one per wrongly "
                                         "colored character part, the split taken as one chapter (a paired set)")
+    reference: Optional[str] = option(None, "also score with these colored pages as predict's reference= (a test "
+                                            "page whose truth is a reference is left out of both rows it adds)")
     seed: int = option(0, "seeds the data's sampling (data.seed)")
     data: Any = None
     arch: GeneratorArch = field(default_factory=GeneratorArch)

@@ -25,8 +25,8 @@ from omegaconf import DictConfig
 import manga_cyclegan.config  # noqa: F401  (resolvers)
 from manga_cyclegan.color import to_uint8, transfer_chroma
 from manga_cyclegan.colorize.colorizer import InferenceSettings, colorize_pages, resolve_device
+from manga_cyclegan.colorize import hints
 from manga_cyclegan.colorize.flat import flat_color
-from manga_cyclegan.colorize.hints import see_pages
 from manga_cyclegan.colorize.weights import load_colorizer
 from manga_cyclegan.config.commands import EvaluateConfig
 from manga_cyclegan.config.errors import config_hint
@@ -39,6 +39,8 @@ from manga_cyclegan.evaluate.report import contact_sheet, format_table
 from manga_cyclegan.evaluate.scoring import score_pages
 from manga_cyclegan.io.atomic import atomic_write_bytes
 from manga_cyclegan.io.decode import read_page
+from manga_cyclegan.predict.run import read_references
+from manga_cyclegan.predict.sinks import OutputOptions
 
 
 def test_pages(datamodule) -> list[dict]:
@@ -86,23 +88,37 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
         "gray copy": [gray_copy(p["bw"]) for p in pages],
         "tone lookup": [lookup.apply(p["bw"]) for p in pages],
     }
-    extra = {}
+    extra, subsets = {}, {}
+    if cfg.hints is not None or cfg.reference:
+        settings = InferenceSettings(device=device, precision=cfg.precision, working_size=cfg.working_size,
+                                     close_gaps=cfg.close_gaps, split_tones=cfg.split_tones)
+        seen = hints.see_pages(colorizer, bw, settings)
     if cfg.hints is not None:
         if meta is None or not all("labels" in p for p in pages):
             raise ValueError("hints=N simulates a reader on a paired test set (truth and labels): use data=synthetic")
-        settings = InferenceSettings(device=device, precision=cfg.precision, working_size=cfg.working_size,
-                                     close_gaps=cfg.close_gaps, split_tones=cfg.split_tones)
-        seen = see_pages(colorizer, bw, settings)
         name = f"model + {cfg.hints} hints"
         methods[name], extra[name] = simulate(seen, [p["labels"] for p in pages], meta, cfg.hints)
+    if cfg.reference:
+        references = read_references(cfg.reference, OutputOptions())
+        anchors = hints.reference_anchors(colorizer, references, settings)
+        # A page whose truth is given as a reference (the same file stem, or the same pixels) would be scored
+        # against itself: left out of both rows.
+        stems = {Path(name).stem for name in references}
+        others = [i for i, p in enumerate(pages) if Path(str(p.get("name"))).stem not in stems
+                  and not any("truth" in p and np.array_equal(p["truth"], r) for r in references.values())]
+        painted = [hints.paint(seen[i], hints.colors_of(hints.assign(seen[i], str(i), anchors))) for i in others]
+        methods["model, the reference's other pages"] = [methods["model"][i] for i in others]
+        methods["model + reference"] = painted
+        subsets = {name: others for name in ("model, the reference's other pages", "model + reference")}
+        extra["model + reference"] = {"reference_regions": len(anchors), "pages": len(others)}
     if sheet is not None:
         columns = {"B/W input": bw, **{k: methods[k] for k in ("model", "model raw", "tone lookup")}}
         if all("truth" in p for p in pages):
             columns["truth"] = [p["truth"] for p in pages]
         write_png(sheet, contact_sheet(columns, cfg.sheet_pages))
     return {
-        name: score_pages([{**p, "pred": pred} for p, pred in zip(pages, preds)], meta=meta, references=color_pages)
-        | extra.get(name, {})
+        name: score_pages([{**pages[i], "pred": pred} for i, pred in zip(subsets.get(name, range(len(pages))), preds)],
+                          meta=meta, references=color_pages) | extra.get(name, {})
         for name, preds in methods.items()
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +24,12 @@ def tiny_checkpoint(tmp_path_factory, tiny_overrides):
 def test_evaluate_prints_model_beside_baselines_and_writes_json(tmp_path, tiny_checkpoint, tiny_overrides):
     data = [o for o in tiny_overrides if o.startswith("data.")]
     out = tmp_path / "scores.json"
+    root = next(o.split("=", 1)[1] for o in data if o.startswith("data.root="))
+    reference = f"{root}/testB/page_0000.png"  # the truth of the first test page
     proc = run_script("manga_cyclegan.evaluate", [f"ckpt={tiny_checkpoint}", *data, f"json={out}", "hints=2",
-                                                  f"hydra.run.dir={tmp_path}"])
-    rows = ("model", "model lines", "model raw", "gray copy", "tone lookup", "model + 2 hints")
+                                                  f"reference={reference}", f"hydra.run.dir={tmp_path}"])
+    rows = ("model", "model lines", "model raw", "gray copy", "tone lookup", "model + 2 hints",
+            "model, the reference's other pages", "model + reference")
     for row in rows:
         assert row in proc.stdout
     scores = json.loads(out.read_text())["scores"]
@@ -34,6 +38,9 @@ def test_evaluate_prints_model_beside_baselines_and_writes_json(tmp_path, tiny_c
     # at least, with the truth's color.
     hinted = scores["model + 2 hints"]
     assert hinted["hint_clicks"] == 2 and hinted["hint_regions"] >= 2 and 0 <= hinted["hint_spill"] <= 1
+    # The reference's own page is left out of both reference rows, which score the same other pages.
+    pages = len(list(Path(root, "testA").glob("*.png")))
+    assert scores["model + reference"]["pages"] == pages - 1 and scores["model + reference"]["reference_regions"] > 0
     for method in scores.values():
         assert {"psnr", "ciede2000", "char_color_acc", "consistency", "ink_f1", "ab_hist_dist"} <= set(method)
     # The gray copy keeps the screentone dots, which the truth has not: they count as invented ink.
