@@ -32,6 +32,9 @@ class ModelConfig(GeneratorConfig):
     gan_mode: str = choice("lsgan", GAN_MODES)
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
+    # G_BA's own identity term ||G_BA(rgb(real_A)) - real_A||; false drops it and its G_BA pass (it teaches the
+    # colorizer G_AB nothing directly).
+    identity_a: bool = True
     # Gaussian low-pass (std in pixels at the training scale) of every G_AB input, in training and in predict: the
     # screentone becomes its tone, so the identity term colorizes pages that look like the test pages. 0: off.
     descreen_sigma: float = 0.0

@@ -141,7 +141,8 @@ class CycleGAN(pl.LightningModule):
         if hp.lambda_identity > 0:
             weight = hp.lambda_cycle * hp.lambda_identity
             losses["idt_B"] = weight * identity_loss(self.colorize(to_gray(real_B)), real_B)
-            losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
+            if hp.identity_a:
+                losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
         images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
         return losses, images
 

@@ -37,6 +37,14 @@ def test_no_identity_terms_when_its_weight_is_zero():
     assert set(losses) == {"G_AB", "G_BA", "cycle_A", "cycle_B"}
 
 
+def test_g_ba_identity_term_can_be_dropped():
+    model = tiny(lambda_identity=0.5, identity_a=False)
+    to_ba = record_inputs(model.G_BA)
+    losses, _ = model.generator_losses(torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16))
+    assert "idt_B" in losses and "idt_A" not in losses
+    assert len(to_ba) == 2  # rec_A and fake_A only: no G_BA(rgb(real_A)) pass
+
+
 def test_gray_of_a_gray_page_is_itself():
     page = torch.rand(1, 1, 4, 4)
     torch.testing.assert_close(to_gray(to_rgb(page)), page)
