@@ -3,15 +3,12 @@ fails the test), a dropped page comes back colorized, a click with a picked colo
 
 from __future__ import annotations
 
-import io
 import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 import pytest
 from PIL import Image
 
