@@ -149,9 +149,20 @@ class InferenceSettings:
 
 @torch.inference_mode()
 def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: InferenceSettings) -> list[np.ndarray]:
-    """uint8 HxW B/W pages -> uint8 HxWx3 colored pages ("flat", "lines": page size; "raw": working size).
+    """uint8 HxW B/W pages -> uint8 HxWx3 colored pages ("flat", "lines": page size; "raw": working size)."""
+    colors = generator_colors(colorizer, pages, settings)
+    if settings.mode == "raw":
+        return colors
+    if settings.mode == "flat":
+        return [flat_color(page, color, settings.flat_regions, settings.close_gaps, settings.split_tones)
+                for page, color in zip(pages, colors)]
+    return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
 
-    Pages whose working shapes agree run as one batch; others run one by one.
+
+@torch.inference_mode()
+def generator_colors(colorizer: Colorizer, pages: list[np.ndarray], settings: InferenceSettings) -> list[np.ndarray]:
+    """uint8 HxW B/W pages -> the generator's uint8 hxwx3 colors at their working sizes (the chapter palette
+    applied where there is one). Pages whose working shapes agree run as one batch; others run one by one.
     """
     generator = colorizer.generator.to(settings.device)
     working = [to_working_size(p, colorizer.short_side, settings.working_size, colorizer.stroke_width) for p in pages]
@@ -164,12 +175,7 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
         colors += [to_uint8(image) for image in y]
     if settings.palette is not None:
         colors = [settings.palette.apply(color) for color in colors]
-    if settings.mode == "raw":
-        return colors
-    if settings.mode == "flat":
-        return [flat_color(page, color, settings.flat_regions, settings.close_gaps, settings.split_tones)
-                for page, color in zip(pages, colors)]
-    return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
+    return colors
 
 
 def colorize_pages(

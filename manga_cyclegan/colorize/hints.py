@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from scipy import ndimage, sparse
 
-from manga_cyclegan.color import from_uint8, luma, rgb_to_lab, to_uint8
-from manga_cyclegan.colorize.colorizer import autocast, run_generator, to_working_size
+from manga_cyclegan.color import luma, rgb_to_lab
+from manga_cyclegan.colorize.colorizer import generator_colors
 from manga_cyclegan.colorize.flat import MIN_REGION_PX, FlatPage, flatten
+from manga_cyclegan.nets.generator import ResnetBlock
 
 SCOPES = ("chapter", "page", "region")
 # The descriptions of a region `benchmarks/hint_matching.py` compares, and the one the hints use.
@@ -71,9 +72,9 @@ class FeatureTap(contextlib.AbstractContextManager):
     ("decoder") while it runs. A layer that ran more than once (a page run in strips or tiles) keeps nothing."""
 
     def __init__(self, generator: torch.nn.Module):
-        layers = generator.model
-        spec = generator.spec
-        self.layers = {"bottleneck": layers[4 + 3 * spec.n_downsampling + spec.n_blocks - 1], "decoder": layers[-4]}
+        blocks = [layer for layer in generator.model if isinstance(layer, ResnetBlock)]
+        activations = [layer for layer in generator.model if isinstance(layer, torch.nn.ReLU)]
+        self.layers = {"bottleneck": blocks[-1], "decoder": activations[-1]}
         self.outputs: dict[str, list[torch.Tensor]] = {name: [] for name in self.layers}
         self._handles = []
 
@@ -87,10 +88,10 @@ class FeatureTap(contextlib.AbstractContextManager):
         for handle in self._handles:
             handle.remove()
 
-    def image(self, name: str, index: int) -> torch.Tensor | None:
-        """Feature map [C, h, w] of the batch's image `index`, or None."""
+    def image(self, name: str) -> torch.Tensor | None:
+        """Feature map [C, h, w] of the one image the generator ran on, or None."""
         outs = self.outputs[name]
-        return outs[0][index] if len(outs) == 1 else None
+        return outs[0][0] if len(outs) == 1 and len(outs[0]) == 1 else None
 
 
 def region_means(values: np.ndarray, labels: np.ndarray, n: int, extent: tuple[int, int] | None = None) -> np.ndarray:
@@ -111,10 +112,9 @@ def region_means(values: np.ndarray, labels: np.ndarray, n: int, extent: tuple[i
     return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
 
 
-def see(bw: np.ndarray, color: np.ndarray, tap: FeatureTap | None = None, index: int = 0,
-        working: tuple[int, int] | None = None, **flat_options) -> SeenPage:
-    """The SeenPage of uint8 HxW page `bw` from the generator's colors for it (uint8 hxwx3) and, where a tap ran,
-    its features (image `index` of the batch; `working`: the working size (h, w) the generator ran at)."""
+def see(bw: np.ndarray, color: np.ndarray, tap: FeatureTap | None = None, **flat_options) -> SeenPage:
+    """The SeenPage of uint8 HxW page `bw` from the generator's colors for it (uint8 hxwx3, at the working size it
+    ran at) and, where a tap ran on that page alone, its features."""
     flat = flatten(bw, color, regions=True, **flat_options)
     labels = flat.regions
     n = int(labels.max()) + 1
@@ -124,9 +124,9 @@ def see(bw: np.ndarray, color: np.ndarray, tap: FeatureTap | None = None, index:
     colors[labels] = flat.image  # every pixel of a filled region holds its color; small regions: one of theirs
     features = {}
     if tap is not None:
-        work_h, work_w = working or color.shape[:2]
+        work_h, work_w = color.shape[:2]
         for name in tap.layers:
-            fmap = tap.image(name, index)
+            fmap = tap.image(name)
             if fmap is None:
                 continue
             # The generator pads its input to its size multiple: the grid spans the padded working image.
@@ -168,7 +168,7 @@ def similarity(queries: np.ndarray, regions: np.ndarray, name: str) -> np.ndarra
     return queries @ regions.T
 
 
-def local_tone(bw: np.ndarray, ink: np.ndarray, sigma: float = TONE_SIGMA) -> np.ndarray:
+def ink_free_tone(bw: np.ndarray, ink: np.ndarray, sigma: float = TONE_SIGMA) -> np.ndarray:
     """float32 HxW: the page's tone with its screen blurred away, ink left out (normalized convolution)."""
     free = (~ink).astype(np.float32)
     total = cv2.GaussianBlur(bw.astype(np.float32) * free, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
@@ -190,7 +190,7 @@ def paint(page: SeenPage, region_colors: dict[int, tuple[int, int, int]]) -> np.
     chosen = np.zeros(len(page.sizes), bool)
     chosen[ids] = True
     where = chosen[labels]
-    tone = local_tone(page.bw, page.flat.ink)
+    tone = ink_free_tone(page.bw, page.flat.ink)
     lit = np.zeros(len(page.sizes), np.float32)
     lit[ids] = ndimage.labeled_comprehension(tone, labels, ids, lambda v: np.percentile(v, 90), np.float32, 0)
     ratio = tone / np.maximum(lit[labels], 1.0)
@@ -204,21 +204,14 @@ def paint(page: SeenPage, region_colors: dict[int, tuple[int, int, int]]) -> np.
     return out
 
 
-@torch.inference_mode()
 def see_pages(colorizer, pages: list[np.ndarray], settings) -> list[SeenPage]:
-    """Colorize uint8 HxW pages (`colorize_batch`'s way, one at a time) and keep what the hints need of each."""
-    generator = colorizer.generator.to(settings.device)
+    """Colorize uint8 HxW pages (`generator_colors`, one at a time so that each one's features are its own) and
+    keep what the hints need of each."""
     seen = []
     for page in pages:
-        working = to_working_size(page, colorizer.short_side, settings.working_size, colorizer.stroke_width)
-        x = colorizer.prepare(from_uint8(working)[None].to(settings.device))
-        with FeatureTap(generator) as tap, autocast(settings.device, settings.precision):
-            y = run_generator(generator, x, settings.tile_pixels)
-        color = to_uint8(y[0])
-        if settings.palette is not None:
-            color = settings.palette.apply(color)
-        seen.append(see(page, color, tap, 0, working.shape[:2], close_gaps=settings.close_gaps,
-                        split_tones=settings.split_tones))
+        with FeatureTap(colorizer.generator) as tap:
+            (color,) = generator_colors(colorizer, [page], settings)
+        seen.append(see(page, color, tap, close_gaps=settings.close_gaps, split_tones=settings.split_tones))
     return seen
 
 

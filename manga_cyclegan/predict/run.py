@@ -124,9 +124,9 @@ def predict_pages(
     sinks, broken, base = plan(pattern, output, options)
     if palette_pages:
         settings = replace(settings, palette=fit_palette(colorizer, sinks, settings, options, palette_pages))
-    names = {ref: page_name(ref, base) for sink in sinks for _, ref in sink.pages()}
     hinting = None
     if clicks or hints_out or references:
+        names = {ref: page_name(ref, base) for sink in sinks for _, ref in sink.pages()}
         hinting = ChapterHints(colorizer, settings, clicks or [], {name: ref for ref, name in names.items()}, options,
                                references=references)
     summary = Summary()

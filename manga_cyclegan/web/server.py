@@ -149,8 +149,11 @@ def create_app(chapters: Chapters, token: str | None = None, max_upload_bytes: i
     @app.post("/api/chapters/{chapter_id}/pages")
     async def add_pages(chapter_id: str, file: UploadFile = File(...)):
         data = await read_upload(file)
-        return guarded(lambda: (lambda c: state(c, added=c.add(file.filename or "", data)))(
-            chapters.get(chapter_id, create=True)))
+
+        def run():
+            chapter = chapters.get(chapter_id, create=True)
+            return state(chapter, added=chapter.add(file.filename or "", data))
+        return guarded(run)
 
     @app.get("/api/chapters/{chapter_id}")
     def chapter_state(chapter_id: str):
@@ -198,7 +201,10 @@ def create_app(chapters: Chapters, token: str | None = None, max_upload_bytes: i
 
     @app.post("/api/chapters/{chapter_id}/undo")
     def undo(chapter_id: str):
-        return guarded(lambda: (lambda c: state(c, changed=c.undo()))(chapters.get(chapter_id)))
+        def run():
+            chapter = chapters.get(chapter_id)
+            return state(chapter, changed=chapter.undo())
+        return guarded(run)
 
     @app.get("/api/chapters/{chapter_id}/hints.json")
     def hints_file(chapter_id: str):
