@@ -41,6 +41,12 @@ class ModelConfig(GeneratorConfig):
     # The first warmup_batches batches train G_AB alone on the identity pseudo-pairs (G_AB(gray(real_B)) -> real_B,
     # supervised; no discriminator, no G_BA): a fraction of a full step each. 0: off (the paper).
     warmup_batches: int = 0
+    # The pseudo-pair term also as classification over palette_classes colors (k-means of the training color
+    # pages, rebalanced toward rare colors as in Zhang et al. 2016; train/palette_term.py), weighted lambda_palette.
+    # 0: off (the paper). palette_temperature: how sharply distance to a palette color decides its class.
+    palette_classes: int = 0
+    lambda_palette: float = 1.0
+    palette_temperature: float = 0.02
     pool_size: int = 50
     lr: float = 2e-4
     # The discriminators' learning rate is lr * lr_d_ratio.

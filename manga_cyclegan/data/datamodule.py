@@ -243,8 +243,14 @@ class UnpairedDataModule(pl.LightningDataModule):
         test_b = self.layout.test_folder(TEST_B)
         if test_b is not None:
             pages = list_pages(test_b, limits=self.archive_limits)
-        if not pages:
-            pages = self._domain_b()
+        return self._spread_colour_pages(pages or self._domain_b(), max_pages)
+
+    def training_color_pages(self, max_pages: int = 32) -> list[np.ndarray]:
+        """Up to ``max_pages`` pages of the training colour domain (uint8 HxWx3; never testB), evenly spread over
+        the list and shrunk like validation pages: what a model may learn the colours of the series from."""
+        return self._spread_colour_pages(self._domain_b(), max_pages)
+
+    def _spread_colour_pages(self, pages: list[PageRef], max_pages: int) -> list[np.ndarray]:
         if not pages or max_pages <= 0:
             return []
         pick = np.unique(np.linspace(0, len(pages) - 1, min(max_pages, len(pages))).round().astype(int))
@@ -253,7 +259,7 @@ class UnpairedDataModule(pl.LightningDataModule):
             try:
                 rgb = read_page(pages[j], "RGB", max_pixels=self.max_pixels, limits=self.archive_limits)
             except PageReadError as e:
-                log.warning("Skipping unreadable colour reference: %s", e)
+                log.warning("Skipping unreadable colour page: %s", e)
                 continue
             out.append(np.ascontiguousarray(resize_to_max_side(rgb, self.val_max_size)))
         return out

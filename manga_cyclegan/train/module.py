@@ -27,6 +27,10 @@ Discriminator phase (G frozen), on real pages and on fakes drawn from a pool of 
 
     L_D_B = (E[(D_B(real_B) - 1)^2] + E[D_B(pool_B(fake_B))^2]) / 2,   likewise L_D_A.
 
+Palette term (`palette_classes` > 0, off in the paper; `train/palette_term.py`): the pseudo-pair G_AB(gray(real_B))
+is also classified over the training color pages' palette, adding lambda_palette * L_palette(G_AB(gray(real_B)),
+real_B), so an unsure colorizer picks one of the series' colors instead of averaging two into a third.
+
 Supervised warm-up (`warmup_batches` > 0, off in the paper): the first batches train G_AB alone on the identity
 pseudo-pairs, minimizing ||G_AB(gray(real_B)) - real_B||_1, before the full CycleGAN takes over.
 
@@ -64,6 +68,7 @@ from manga_cyclegan.train.losses import (
     identity_loss,
 )
 from manga_cyclegan.train.nonfinite import NonFiniteGuard
+from manga_cyclegan.train.palette_term import PaletteTerm
 from manga_cyclegan.train.validation import ValidationScores
 
 CHANNELS_A, CHANNELS_B = 1, 3
@@ -98,6 +103,8 @@ class CycleGAN(pl.LightningModule):
         self.pool_A = ImagePool(config.pool_size, seed=seed)
         self.pool_B = ImagePool(config.pool_size, seed=seed + 1)
         self.nonfinite = NonFiniteGuard(config.nonfinite, config.max_nonfinite_skips)
+        self.palette_term = (PaletteTerm(config.palette_classes, config.palette_temperature)
+                             if config.palette_classes else None)
         self.val_scores = ValidationScores()
 
     # ---- the colorizer -------------------------------------------------------------------------------------
@@ -125,6 +132,13 @@ class CycleGAN(pl.LightningModule):
             for network in (self.G_AB, self.G_BA, self.D_A, self.D_B):
                 network.compile()
 
+    def on_fit_start(self) -> None:
+        if self.palette_term is not None and not bool(self.palette_term.fitted):  # a resumed run has its palette
+            datamodule = getattr(self.trainer, "datamodule", None)
+            if datamodule is None or not hasattr(datamodule, "training_color_pages"):
+                raise RuntimeError("model.palette_classes needs the UnpairedDataModule to read the color pages from")
+            self.palette_term.fit(datamodule.training_color_pages(), seed=self.hparams.seed)
+
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
         """The generator phase's losses (named as in the module docstring) and the images it made."""
         hp = self.hparams
@@ -140,7 +154,10 @@ class CycleGAN(pl.LightningModule):
         }
         if hp.lambda_identity > 0:
             weight = hp.lambda_cycle * hp.lambda_identity
-            losses["idt_B"] = weight * identity_loss(self.colorize(to_gray(real_B)), real_B)
+            idt_B = self.colorize(to_gray(real_B))
+            losses["idt_B"] = weight * identity_loss(idt_B, real_B)
+            if self.palette_term is not None:
+                losses["palette"] = hp.lambda_palette * self.palette_term(idt_B, real_B)
             if hp.identity_a:
                 losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
         images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
