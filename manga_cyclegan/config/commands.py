@@ -91,6 +91,8 @@ class PredictConfig(FlatRegions, PageGuards):
     force: bool = option(False, "colorize pages already in color too (false: copy them through)")
     color_threshold: float = option(0.05, "share of colored pixels above which a page counts as in color")
     progress: bool = option(True, "show a progress bar")
+    overlap: bool = option(True, "read the next pages and write finished ones in background threads while the "
+                                 "generator runs")
     consistency: str = choice("none", CONSISTENCY, help="palette: pull every page's colors halfway toward one "
                                                         "palette fit on the run's pages")
     palette_pages: int = option(16, "how many pages the palette is fit on (consistency=palette)")

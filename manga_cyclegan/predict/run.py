@@ -18,6 +18,7 @@ names never become paths (output members are sanitized, staged pages are numbere
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -50,6 +51,7 @@ from manga_cyclegan.io.pages import (
     is_inside,
 )
 from manga_cyclegan.predict.hinting import ChapterHints, page_name
+from manga_cyclegan.predict.overlap import WriteBehind, read_ahead
 from manga_cyclegan.predict.sinks import ChapterSink, OutputOptions, PageSink
 from manga_cyclegan.predict.sources import default_output, resolve_inputs
 
@@ -116,11 +118,13 @@ def predict_pages(
     clicks: list[Click] | None = None,
     hints_out: Path | None = None,
     references: dict[str, np.ndarray] | None = None,
+    overlap: bool = True,
 ) -> Summary:
     """Colorize everything `pattern` names into `output`; see the module docstring for the page states. `clicks`:
     color hints (`manga_cyclegan.predict.hinting`), checked before any page is colored; `hints_out`: where the
     clicks and the colors they reached are written at the end; `references`: colored pages (name -> RGB) whose
-    regions' colors the run's matching regions take."""
+    regions' colors the run's matching regions take; `overlap`: decode and write pages in background threads
+    (`manga_cyclegan.predict.overlap`)."""
     sinks, broken, base = plan(pattern, output, options)
     if palette_pages:
         settings = replace(settings, palette=fit_palette(colorizer, sinks, settings, options, palette_pages))
@@ -135,56 +139,75 @@ def predict_pages(
     total = sum(1 for sink in sinks for _ in sink.pages())
     bar = tqdm(total=total, unit="page", disable=not progress, dynamic_ncols=True)
     batch: list[tuple[object, int, PageRef, np.ndarray]] = []
+    with WriteBehind(enabled=overlap) as writer:
 
-    def flush() -> None:
-        if not batch:
-            return
-        try:
-            if hinting is not None:
-                colors = [hinting.colorize(names[ref], gray) for _, _, ref, gray in batch]
-            else:
-                colors = colorize_batch(colorizer, [gray for *_, gray in batch], settings)
-        except Exception as e:  # noqa: BLE001 - one page (say, out of memory) must not end the chapter
-            for sink, index, ref, _ in batch:
-                sink.put_failed(index, ref)
-                summary.add("failed", ref, f"colorizing failed: {type(e).__name__}: {e}")
-        else:
-            for (sink, index, ref, _), color in zip(batch, colors):
-                sink.put_colorized(index, color)
-                summary.add("colorized")
-        bar.update(len(batch))
-        batch.clear()
-
-    for sink in sinks:
-        for index, ref in sink.pages():
-            if sink.is_done(index):
-                summary.add("existing")
-                bar.update()
-                continue
+        def flush() -> None:
+            if not batch:
+                return
             try:
-                rgb = read_page(ref, "RGB", max_pixels=options.max_pixels, limits=options.archive_limits)
-            except PageReadError as e:
-                sink.put_failed(index, ref)
-                summary.add("failed", ref, f"{e.reason.rstrip('. ')}. {e.advice}")
-                bar.update()
+                if hinting is not None:
+                    colors = [hinting.colorize(names[ref], gray) for _, _, ref, gray in batch]
+                else:
+                    colors = colorize_batch(colorizer, [gray for *_, gray in batch], settings)
+            except Exception as e:  # noqa: BLE001 - one page (say, out of memory) must not end the chapter
+                for sink, index, ref, _ in batch:
+                    writer.submit(sink.put_failed, index, ref)
+                    summary.add("failed", ref, f"colorizing failed: {type(e).__name__}: {e}")
+            else:
+                for (sink, index, ref, _), color in zip(batch, colors):
+                    writer.submit(sink.put_colorized, index, color)
+                    summary.add("colorized")
+            bar.update(len(batch))
+            batch.clear()
+
+        for state, sink, index, ref, page in read_ahead(decoded(sinks, options), enabled=overlap):
+            if state == "gray":
+                batch.append((sink, index, ref, page))
+                if len(batch) >= batch_size:
+                    flush()
                 continue
-            if options.skip_color and is_color_page(rgb, options.color_threshold):
-                sink.put_original(index, ref)
-                summary.add("color")
-                bar.update()
-                continue
-            batch.append((sink, index, ref, luma(rgb)))
-            if len(batch) >= batch_size:
+            if state == "end":  # the sink's last page: colorize what is left, then assemble it
                 flush()
-        flush()
-        try:
-            sink.close()
-        except PageReadError as e:
-            summary.add("failed", sink.source, f"chapter not written: {e}")
+                writer.drain()
+                try:
+                    sink.close()
+                except PageReadError as e:
+                    summary.add("failed", sink.source, f"chapter not written: {e}")
+                continue
+            if state == "failed":
+                writer.submit(sink.put_failed, index, ref)
+                summary.add("failed", ref, page)
+            elif state == "color":
+                writer.submit(sink.put_original, index, ref)
+                summary.add("color")
+            else:
+                summary.add("existing")
+            bar.update()
     bar.close()
     if hints_out is not None:
         hinting.write(hints_out)
     return summary
+
+
+def decoded(sinks: list, options: OutputOptions) -> Iterator[tuple[str, object, int, PageRef | None, object]]:
+    """Every page of every sink as (state, sink, index, ref, page): "gray" with its luma to colorize, "color" (to
+    copy through), "existing" (done by an earlier run) or "failed" with the reason; then ("end", sink, ...) once a
+    sink's pages are all given. Decoding happens here, so predict_pages can run it ahead in a thread."""
+    for sink in sinks:
+        for index, ref in sink.pages():
+            if sink.is_done(index):
+                yield "existing", sink, index, ref, None
+                continue
+            try:
+                rgb = read_page(ref, "RGB", max_pixels=options.max_pixels, limits=options.archive_limits)
+            except PageReadError as e:
+                yield "failed", sink, index, ref, f"{e.reason.rstrip('. ')}. {e.advice}"
+                continue
+            if options.skip_color and is_color_page(rgb, options.color_threshold):
+                yield "color", sink, index, ref, None
+            else:
+                yield "gray", sink, index, ref, luma(rgb)
+        yield "end", sink, -1, None, None
 
 
 def fit_palette(colorizer, sinks, settings, options, max_pages: int) -> ChapterPalette:
@@ -254,7 +277,8 @@ def predict(cfg: DictConfig) -> Summary:
     palette_pages = cfg.palette_pages if cfg.consistency == "palette" else 0
     references = read_references(cfg.reference, options) if cfg.reference else None
     summary = predict_pages(colorizer, cfg.input, output, settings, options, cfg.batch_size, cfg.progress,
-                            palette_pages, clicks, Path(cfg.hints_out) if cfg.hints_out else None, references)
+                            palette_pages, clicks, Path(cfg.hints_out) if cfg.hints_out else None, references,
+                            overlap=cfg.overlap)
     if cfg.hints_out:
         print(f"Hints: {cfg.hints_out}")
     print(summary.report())

@@ -49,6 +49,24 @@ def test_predict_page_table_gives_seconds_and_memory_per_mode(tmp_path):
     assert all(r["seconds"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
 
 
+def test_predict_chapter_table_times_a_chapter_with_and_without_overlap(tmp_path):
+    table, rows = run_benchmark("predict_chapter", ["--model", "demo", "--size", "96x80", "--lengths", "3"], tmp_path)
+    assert "pages/min" in table and "peak RSS MiB" in table
+    assert [(r["pages"], r["overlap"]) for r in rows] == [(3, "off"), (3, "on")]
+    assert all(r["pages_per_min"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+
+
+def test_inference_graphs_table_times_each_graph_against_predicts_own(tmp_path):
+    table, rows = run_benchmark("inference_graphs", [
+        "--model", "demo", "--size", "40x48", "--repeats", "1", "--graphs", "predict", "eager", "onnxruntime",
+    ], tmp_path)
+    assert "vs predict" in table
+    assert [(r["graph"], r["precision"]) for r in rows] == [
+        ("predict", "fp32"), ("predict", "bf16"), ("eager", "fp32"), ("eager", "bf16"), ("onnxruntime", "fp32")]
+    fp32 = [r for r in rows if r["precision"] == "fp32"]
+    assert all(r["max_abs_diff"] < 1e-3 for r in fp32)  # the same colors, whichever graph computes them
+
+
 def test_data_pipeline_table_compares_delivery_with_consumption(tmp_path):
     table, result = run_benchmark("data_pipeline", [
         "--pages", "2", "--size", "160x128", "--workers", "0", "--warmup", "1", "--batches", "3",

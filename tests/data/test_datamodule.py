@@ -272,6 +272,9 @@ def test_paired_val_items_with_labels_and_meta(tmp_path):
     assert dm.meta == {"classes": ["paper", "skin"], "n": 2}
     refs = dm.color_references(max_pages=5)
     assert len(refs) == 2 and all(r.dtype == np.uint8 and r.shape == (30, 20, 3) for r in refs)
+    # what a model may learn the series' colours from: the training colour pages only, never testB
+    train_pages = dm.training_color_pages(max_pages=5)
+    assert len(train_pages) == 3 and all(p.shape == (25, 30, 3) for p in train_pages)
     # a testA page without a label is a clear error
     _save(root / "testA" / "p3.png", np.zeros((8, 8), np.uint8))
     with pytest.raises(ValueError, match="p3"):

@@ -69,6 +69,18 @@ def test_warm_up_batches_train_g_ab_alone_then_the_full_cyclegan(tmp_path, tiny_
     assert "loss/warmup" in events.Tags()["scalars"] and "loss/G_AB" in events.Tags()["scalars"]
 
 
+def test_palette_term_learns_the_palette_of_the_training_color_pages_and_keeps_it_in_the_checkpoint(
+        tmp_path, tiny_overrides):
+    run_dir, _ = train(tmp_path, "palette", tiny_overrides, "model.epochs_constant=1", "model.epochs_decay=0",
+                       "model.palette_classes=6", "trainer.log_every_n_steps=1")
+    state = load(run_dir / "checkpoints" / "last.ckpt")["state_dict"]
+    assert bool(state["palette_term.fitted"])
+    centers = state["palette_term.centers"][state["palette_term.weights"] > 0]
+    assert len(centers) >= 2 and centers.abs().max() <= 1.0  # colors of the pages, in the generator's range
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    assert "loss/palette" in events.Tags()["scalars"]
+
+
 def test_resume_continues_exactly_where_the_interrupted_run_stopped(tmp_path, tiny_overrides):
     two_epochs = [*tiny_overrides, "model.epochs_constant=1", "model.epochs_decay=1"]
     straight, _ = train(tmp_path, "straight", two_epochs)
