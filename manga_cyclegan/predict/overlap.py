@@ -99,5 +99,5 @@ class WriteBehind:
     def __exit__(self, *exc) -> None:
         if exc[0] is None:
             self.close()
-        elif self.pool is not None:  # already failing: do not mask that error with a write's
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        elif self.pool is not None:  # already failing: finish the pages in hand, but do not mask that error
+            self.pool.shutdown(wait=True)
