@@ -1,7 +1,7 @@
 """The generator on a whole page in a fraction of the memory, with the plain forward's output.
 
-`generate_lean` runs it whole, layer by layer with the instance norms in place and the transposed convolutions in
-channels-last memory (no full-size reorder buffer). For large pages `generate_in_strips` goes further: most of a
+`generate_lean` runs it whole, layer by layer (each input freed as soon as its output exists) with the transposed
+convolutions in channels-last memory (no full-size reorder buffer). For large pages `generate_in_strips` goes further: most of a
 ResnetGenerator's memory is its full-resolution layers (64 channels: 256 bytes per page pixel and tensor in fp32),
 while most of its work is the residual blocks at quarter resolution. So:
 
@@ -58,11 +58,10 @@ def strip_rows(width: int, strip_pixels: int, multiple: int = 4) -> int:
 
 def run_lean(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """`layers(x)` for inference, in less memory: layer by layer so that each input is freed as soon as
-    its output exists, the instance norms in place, the transposed convolutions in channels-last memory."""
+    its output exists, the transposed convolutions in channels-last memory. (The instance norms are the layers'
+    own: an in-place norm saved one layer's activations but ran several times slower, in bf16 nine times.)"""
     for layer in layers:
-        if _normalizes_by_image(layer):
-            x = instance_norm_(layer, x)
-        elif isinstance(layer, nn.ConvTranspose2d):
+        if isinstance(layer, nn.ConvTranspose2d):
             x = _channels_last(layer, x)
         else:
             x = layer(x)
@@ -74,20 +73,6 @@ def generate_lean(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
     """`generator(x)` on the whole page at once, through `run_lean`."""
     h, w = x.shape[-2:]
     return run_lean(generator.model, pad_to_multiple(x, generator.spec.size_multiple))[..., :h, :w]
-
-
-def _normalizes_by_image(layer: nn.Module) -> bool:
-    return isinstance(layer, nn.InstanceNorm2d) and not layer.track_running_stats
-
-
-def instance_norm_(norm: nn.InstanceNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """`norm(x)` computed in x's own memory. Only for inputs nothing else reads, as every norm input of the
-    generator is (a conv output)."""
-    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
-    x.sub_(mean).mul_(torch.rsqrt(var + norm.eps))
-    if norm.affine:
-        x.mul_(norm.weight[:, None, None]).add_(norm.bias[:, None, None])
-    return x
 
 
 class ChannelsLast(nn.Module):
