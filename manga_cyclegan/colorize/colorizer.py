@@ -51,9 +51,6 @@ STRIP_BYTES_PER_PIXEL = 500
 # Largest tile side of the tiled path: the full-size generator's plain forward on a tile this size holds under
 # 1 GiB of activations (benchmarks/predict_page.py).
 TILE_SIDE = 1024
-# working_size=auto follows the page's strokes only where their scale and the size rule's differ by more than this
-# factor: stroke widths of pages drawn alike vary by about a tenth.
-STROKE_TOLERANCE = 1.25
 
 
 @dataclass
@@ -81,22 +78,19 @@ def autocast(device: torch.device, precision: str):
 
 
 def working_shape(height: int, width: int, short_side: int | None, working_size: int | str = "auto",
-                  content_scale: float | None = None) -> tuple[int, int]:
+                  least_scale: float | None = None) -> tuple[int, int]:
     """The (height, width) the generator runs at for a page of this size; aspect kept, never enlarged.
 
-    working_size: "auto", "native" (the page's own size), or an int (the long side in pixels). "auto" is the scale
-    the colorizer learned at: `content_scale` when it is known (the scale at which the page's ink strokes are as
-    wide as the training pages' were: see `content_scale`), unless the size rule (short side `short_side`; a long
-    side of DEFAULT_LONG_SIDE when the weights do not say) is within STROKE_TOLERANCE of it, as on pages drawn
-    like the training pages, where the stroke measure adds only its own noise. Sizes below the page are rounded to
-    a multiple of 4.
+    working_size: "auto" (the training scale: short side `short_side`; a long side of DEFAULT_LONG_SIDE when the
+    weights do not say; but not below `least_scale`, the scale at which the page's strokes are as wide as the
+    training pages' were: see `content_least_scale`), "native" (the page's own size), or an int (the long side in
+    pixels). Sizes below the page are rounded to a multiple of 4.
     """
     if working_size == "native":
         return height, width
     if working_size == "auto":
         scale = short_side / min(height, width) if short_side else DEFAULT_LONG_SIDE / max(height, width)
-        if content_scale and not 1 / STROKE_TOLERANCE <= content_scale / scale <= STROKE_TOLERANCE:
-            scale = content_scale
+        scale = max(scale, least_scale or 0.0)
     elif isinstance(working_size, int) and not isinstance(working_size, bool) and working_size > 0:
         scale = working_size / max(height, width)
     else:
@@ -107,11 +101,10 @@ def working_shape(height: int, width: int, short_side: int | None, working_size:
             max(SIZE_MULTIPLE, round(width * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE))
 
 
-def content_scale(page: np.ndarray, learned_stroke_width: float | None) -> float | None:
-    """The scale at which this page's ink strokes are as wide as those the colorizer learned from: a larger page
-    holding more panels at the training pages' scale is not shrunk further than they were, and a page drawn larger
-    (a high-dpi scan, a close-up) is shrunk until its characters are the size the colorizer knows. None when either
-    width is unknown."""
+def content_least_scale(page: np.ndarray, learned_stroke_width: float | None) -> float | None:
+    """The scale at which this page's ink strokes are as wide as those the colorizer learned from: pages drawn at
+    the training pages' scale (a larger page holding more panels) are then not shrunk further than they were.
+    None when either width is unknown."""
     if not learned_stroke_width:
         return None
     width = stroke_width(page)
@@ -122,8 +115,8 @@ def to_working_size(page: np.ndarray, short_side: int | None, working_size: int 
                     learned_stroke_width: float | None = None) -> np.ndarray:
     """Shrink a page to its working shape (area interpolation: screentone averages to its tone)."""
     h, w = page.shape[:2]
-    scale = content_scale(page, learned_stroke_width) if working_size == "auto" else None
-    target = working_shape(h, w, short_side, working_size, scale)
+    least = content_least_scale(page, learned_stroke_width) if working_size == "auto" else None
+    target = working_shape(h, w, short_side, working_size, least)
     if target == (h, w):
         return page
     return cv2.resize(page, target[::-1], interpolation=cv2.INTER_AREA)

@@ -5,8 +5,8 @@ drawn (a bigger page may hold more panels at the same scale, or the same page at
 lines do: `stroke_width` is the mean thickness of a page's ink strokes, each ink pixel's shorter run (horizontal
 or vertical) through the ink, leaving out solid black areas (runs longer than MAX_STROKE on both axes). Training
 records the strokes it learned at (`learned_stroke_width`: the training pages' stroke width times the scale they
-were shrunk by), and `working_size=auto` brings a page to the scale at which its strokes are that wide when the
-size rule would miss it (`manga_cyclegan.colorize.colorizer.working_shape`).
+were shrunk by), and `working_size=auto` never shrinks a page so far that its strokes come out thinner than those
+(`manga_cyclegan.colorize.colorizer.working_shape`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from manga_cyclegan.colorize.colorizer import content_scale, working_shape
+from manga_cyclegan.colorize.colorizer import content_least_scale, working_shape
 from manga_cyclegan.colorize.page_scale import learned_stroke_width, stroke_width
 
 
@@ -29,8 +29,8 @@ def test_thicker_strokes_measure_wider():
 
 def test_a_page_without_lines_has_no_stroke_width():
     assert stroke_width(np.full((100, 100), 255, np.uint8)) is None
-    assert content_scale(np.full((100, 100), 255, np.uint8), 2.0) is None
-    assert content_scale(drawn_page(1), None) is None
+    assert content_least_scale(np.full((100, 100), 255, np.uint8), 2.0) is None
+    assert content_least_scale(drawn_page(1), None) is None
 
 
 def test_the_learned_width_is_the_training_pages_width_at_the_training_scale():
@@ -39,27 +39,12 @@ def test_the_learned_width_is_the_training_pages_width_at_the_training_scale():
     assert learned_stroke_width([page], None) == pytest.approx(stroke_width(page))
 
 
-def test_auto_brings_a_page_to_the_scale_of_the_learned_strokes():
+def test_auto_never_shrinks_below_the_scale_of_the_learned_strokes():
     # Trained on pages like drawn_page(1) shrunk to short side 80: strokes half as wide as drawn.
     learned = learned_stroke_width([drawn_page(1)], 80)
     big = drawn_page(1, size=640)  # a bigger page, drawn at the same scale
-    scale = content_scale(big, learned)
-    assert scale == pytest.approx(0.5, rel=0.1)
+    least = content_least_scale(big, learned)
+    assert least == pytest.approx(0.5, rel=0.1)
     assert working_shape(640, 640, 80, "auto") == (80, 80)  # the size rule alone: an eighth
-    assert working_shape(640, 640, 80, "auto", scale)[0] == pytest.approx(320, abs=32)
-    assert working_shape(640, 640, 80, 100, scale) == (100, 100)  # an explicit size wins
-    # A close-up: drawn twice as large, on a page the training pages' size. The size rule halves it, as it did the
-    # training pages; the strokes say to shrink it further, to the scale at which the colorizer learned them.
-    close_up = drawn_page(2)[:160, :160]
-    scale = content_scale(close_up, learned)
-    assert scale == pytest.approx(learned / stroke_width(close_up)) and scale < 0.5 / 1.25
-    assert working_shape(160, 160, 80, "auto") == (80, 80)
-    assert working_shape(160, 160, 80, "auto", scale)[0] == pytest.approx(160 * scale, abs=4)
-
-
-def test_auto_keeps_the_size_rule_where_the_strokes_agree_with_it():
-    # Stroke widths of pages drawn alike vary by about a tenth: within STROKE_TOLERANCE the size rule holds.
-    assert working_shape(320, 256, 128, "auto", 0.55) == (160, 128)
-    assert working_shape(320, 256, 128, "auto", 0.45) == (160, 128)
-    assert working_shape(320, 256, 128, "auto", 0.25) == (80, 64)
-    assert working_shape(320, 256, 128, "auto", 2.0) == (320, 256)  # never enlarged
+    assert working_shape(640, 640, 80, "auto", least)[0] == pytest.approx(320, abs=32)
+    assert working_shape(640, 640, 80, 100, least) == (100, 100)  # an explicit size wins
