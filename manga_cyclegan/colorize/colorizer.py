@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 import cv2
@@ -39,7 +40,7 @@ from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
 from manga_cyclegan.config.commands import MODES, PRECISIONS
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import prepare_input
-from manga_cyclegan.nets.padding import SIZE_MULTIPLE
+from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
 
 # Working long side for weights that do not record their training scale (e.g. the reference CycleGAN's).
 DEFAULT_LONG_SIDE = 1024
@@ -138,6 +139,9 @@ class InferenceSettings:
     tile_pixels: int | None = None
     # A chapter palette (manga_cyclegan.colorize.palette) applied to the generator's output; None: off.
     palette: ChapterPalette | None = None
+    # torch.compile the generator for whole working images: the first page of each working size compiles first
+    # (seconds; a C++ compiler must be installed), the pages after run faster. Strips and tiles stay eager.
+    compile: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -165,13 +169,14 @@ def generator_colors(colorizer: Colorizer, pages: list[np.ndarray], settings: In
     applied where there is one). Pages whose working shapes agree run as one batch; others run one by one.
     """
     generator = colorizer.generator.to(settings.device)
+    compiled = compiled_generator(generator) if settings.compile else None
     working = [to_working_size(p, colorizer.short_side, settings.working_size, colorizer.stroke_width) for p in pages]
     groups = [working] if len({w.shape for w in working}) == 1 else [[w] for w in working]
     colors = []
     for group in groups:
         x = colorizer.prepare(torch.stack([from_uint8(w) for w in group]).to(settings.device))
         with autocast(settings.device, settings.precision):
-            y = run_generator(generator, x, settings.tile_pixels)
+            y = run_generator(generator, x, settings.tile_pixels, compiled=compiled)
         colors += [to_uint8(image) for image in y]
     if settings.palette is not None:
         colors = [settings.palette.apply(color) for color in colors]
@@ -225,8 +230,19 @@ def auto_tile_pixels(generator: torch.nn.Module, device: torch.device) -> int:
     return max(STRIP_PIXELS, int(free / 2 / per_pixel))
 
 
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_generator(generator: torch.nn.Module) -> torch.nn.Module:
+    """`torch.compile(generator)`, once per generator: its compiled graphs are kept for the next pages."""
+    if generator not in _COMPILED:
+        _COMPILED[generator] = torch.compile(generator)
+    return _COMPILED[generator]
+
+
 def run_generator(
-    generator: torch.nn.Module, x: torch.Tensor, tile_pixels: int | None, strip_pixels: int = STRIP_PIXELS
+    generator: torch.nn.Module, x: torch.Tensor, tile_pixels: int | None, strip_pixels: int = STRIP_PIXELS,
+    compiled: torch.nn.Module | None = None,
 ) -> torch.Tensor:
     """The generator on a batch, in the least memory that keeps its output.
 
@@ -234,7 +250,8 @@ def run_generator(
     less memory); larger ones run with their full-resolution layers in strips (`strips.generate_in_strips`:
     the same output in about a third of the memory); above `tile_pixels` (None: never) they run in overlapping
     tiles of at most TILE_SIDE squared, so memory is bounded by the tile, not the page (`manga_cyclegan.colorize.tiling`:
-    the same output too, but several times slower). Other generators take their plain forward.
+    the same output too, but several times slower). Other generators take their plain forward. `compiled` (the
+    generator's `compiled_generator`), where given, runs whole working images instead of the lean path.
     """
     pixels = x.shape[-2] * x.shape[-1]
     if tile_pixels is not None and pixels > tile_pixels:
@@ -247,4 +264,6 @@ def run_generator(
         return generator(x)
     if pixels > strip_pixels:
         return generate_in_strips(generator, x)
+    if compiled is not None:
+        return compiled(pad_to_multiple(x, generator.spec.size_multiple))[..., :x.shape[-2], :x.shape[-1]]
     return generate_lean(generator, x)

@@ -93,6 +93,8 @@ class PredictConfig(FlatRegions, PageGuards):
     progress: bool = option(True, "show a progress bar")
     overlap: bool = option(True, "read the next pages and write finished ones in background threads while the "
                                  "generator runs")
+    compile: bool = option(False, "torch.compile the generator: each working size compiles once (seconds; needs a "
+                                  "C++ compiler), the pages after it run faster (pays on chapters)")
     consistency: str = choice("none", CONSISTENCY, help="palette: pull every page's colors halfway toward one "
                                                         "palette fit on the run's pages")
     palette_pages: int = option(16, "how many pages the palette is fit on (consistency=palette)")

@@ -50,9 +50,10 @@ def test_predict_page_table_gives_seconds_and_memory_per_mode(tmp_path):
 
 
 def test_predict_chapter_table_times_a_chapter_with_and_without_overlap(tmp_path):
-    table, rows = run_benchmark("predict_chapter", ["--model", "demo", "--size", "96x80", "--lengths", "3"], tmp_path)
+    table, rows = run_benchmark("predict_chapter", ["--model", "demo", "--size", "96x80", "--lengths", "3",
+                                                    "--configs", "off-eager", "on-eager"], tmp_path)
     assert "pages/min" in table and "peak RSS MiB" in table
-    assert [(r["pages"], r["overlap"]) for r in rows] == [(3, "off"), (3, "on")]
+    assert [(r["pages"], r["overlap"], r["compile"]) for r in rows] == [(3, "off", "off"), (3, "on", "off")]
     assert all(r["pages_per_min"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
 
 

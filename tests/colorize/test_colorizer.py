@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from manga_cyclegan.color import transfer_chroma
+import manga_cyclegan.colorize.colorizer as colorizer_module
 from manga_cyclegan.colorize.colorizer import (
     Colorizer,
     colorize_pages,
@@ -147,3 +148,14 @@ def test_a_descreening_colorizer_is_loaded_with_its_sigma_and_descreens_in_predi
     with torch.no_grad():
         expected = model.G_AB(descreen(torch.from_numpy(page).float().div(127.5).sub(1)[None, None], 1.5))
     assert np.abs(out.astype(int) - ((expected[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().numpy()).max() <= 1
+
+
+def test_a_compiled_generator_colors_pages_as_the_eager_one_does():
+    torch.manual_seed(0)
+    colorizer = Colorizer(ResnetGenerator(1, 3, ngf=4, n_blocks=1).eval(), None)
+    pages = [np.random.default_rng(0).integers(0, 256, (37, 50), dtype=np.uint8)]
+    eager = list(colorize_pages(colorizer, pages, "raw"))
+    compiled = list(colorize_pages(colorizer, pages, "raw", compile=True))
+    assert colorizer.generator in colorizer_module._COMPILED  # the compiled graph ran, not the eager path
+    assert compiled[0].shape == eager[0].shape == (37, 50, 3)
+    assert np.abs(compiled[0].astype(int) - eager[0]).max() <= 1  # float rounding, in uint8 steps
