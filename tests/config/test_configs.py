@@ -82,7 +82,7 @@ def test_the_papers_cyclegan_stays_selectable_and_the_default_adds_the_kept_leve
     assert (paper.lambda_identity, paper.descreen_sigma, paper.gan_mode) == (0.5, 0.0, "lsgan")
     assert (paper.ngf, paper.n_blocks, paper.lr, paper.pool_size) == (64, 9, 2e-4, 50)
     default = compose_train(["experiment=custom"], tmp_path).model
-    assert (default.lambda_identity, default.descreen_sigma, default.palette_classes) == (5.0, 1.5, 32)
+    assert (default.lambda_identity, default.descreen_sigma, default.palette_classes) == (5.0, 1.5, 64)
     assert paper.palette_classes == 0
     kept = ("lambda_identity", "descreen_sigma", "palette_classes")
     assert {k: v for k, v in paper.items() if k not in kept} == {k: v for k, v in default.items() if k not in kept}
