@@ -95,7 +95,8 @@ def child(args) -> dict:
         if settings.mode == "flat":  # colorize_batch's flat mode, in its two parts
             colors = colorize_batch(colorizer, [page], raw)[0]
             flat_start = time.perf_counter()
-            color = flat_color(page, colors, settings.flat_regions, settings.close_gaps, settings.split_tones)
+            color = flat_color(page, colors, settings.flat_regions, settings.close_gaps, settings.split_tones,
+                               settings.split_colors)
             flat_seconds = time.perf_counter() - flat_start
         else:
             color, flat_seconds = colorize_batch(colorizer, [page], settings)[0], 0.0

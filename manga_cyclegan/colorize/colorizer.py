@@ -32,7 +32,7 @@ import psutil
 import torch
 
 from manga_cyclegan.color import from_uint8, to_uint8, transfer_chroma
-from manga_cyclegan.colorize.flat import CLOSE_GAPS, SPLIT_TONES, flat_color
+from manga_cyclegan.colorize.flat import CLOSE_GAPS, SPLIT_COLORS, SPLIT_TONES, flat_color
 from manga_cyclegan.colorize.page_scale import stroke_width
 from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
@@ -132,6 +132,7 @@ class InferenceSettings:
     flat_regions: bool = True
     close_gaps: int = CLOSE_GAPS
     split_tones: bool = SPLIT_TONES
+    split_colors: bool = SPLIT_COLORS
     working_size: int | str = "auto"
     device: str | torch.device = "cpu"
     precision: str = "fp32"
@@ -158,7 +159,8 @@ def colorize_batch(colorizer: Colorizer, pages: list[np.ndarray], settings: Infe
     if settings.mode == "raw":
         return colors
     if settings.mode == "flat":
-        return [flat_color(page, color, settings.flat_regions, settings.close_gaps, settings.split_tones)
+        return [flat_color(page, color, settings.flat_regions, settings.close_gaps, settings.split_tones,
+                           settings.split_colors)
                 for page, color in zip(pages, colors)]
     return [transfer_chroma(page, color) for page, color in zip(pages, colors)]
 

@@ -21,6 +21,8 @@ accuracy on every synthetic page set):
   for the ball keep their own region;
 - `split_tones`: paper (light pixels with no screen dot near them, `paper`) and screened areas never share a
   region, so an empty balloon or the paper is not tinted by the screen beside it;
+- `split_colors`: a region inside which the generator paints two clearly different colors (a face and the sea
+  behind an outline with a gap) is split between them (`split_by_color`) before the medians;
 - paper is never filled dark (L* < DARK_LIGHTNESS): it stays paper white (whatever the regions).
 `regions=False` (predict's `flat_regions=false`) keeps the generator's colors per pixel.
 
@@ -55,6 +57,12 @@ HISTOGRAM_REGIONS = 1 << 16
 # outline gaps up to about 4 px); SPLIT_TONES: paper and screened areas in separate regions.
 CLOSE_GAPS = 0
 SPLIT_TONES = False
+# split_colors: regions of at least SPLIT_MIN_PX pixels whose generator colors form two clusters at least
+# SPLIT_DELTA_E apart (CIE76), the smaller holding at least SPLIT_SHARE of the region, become two regions.
+SPLIT_COLORS = False
+SPLIT_MIN_PX = 64
+SPLIT_DELTA_E = 20.0
+SPLIT_SHARE = 0.15
 # Paper: input luma at least this, no screen dot within PAPER_CLEARANCE px; never filled darker than DARK_LIGHTNESS
 # (CIE L*).
 WHITE_LUMA = 235
@@ -91,12 +99,14 @@ class FlatPage:
 
 
 def flatten(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
-            split_tones: bool = SPLIT_TONES) -> FlatPage:
+            split_tones: bool = SPLIT_TONES, split_colors: bool = SPLIT_COLORS) -> FlatPage:
     """uint8 HxW B/W page + uint8 hxwx3 colors (any size) -> the flat page: the colors (one per region enclosed by
     ink if `regions`, see `page_regions`), the page's ink in black."""
     out = resize_without_ink(color, bw.shape)
     ink = page_ink(bw)
     labels = page_regions(bw, ink, close_gaps, split_tones) if regions else None
+    if labels is not None and split_colors:
+        labels = split_by_color(out, labels)
     if labels is not None:
         out = region_medians(out, ink, labels)
     out = keep_paper_white(out, bw, ink)
@@ -105,9 +115,9 @@ def flatten(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps:
 
 
 def flat_color(bw: np.ndarray, color: np.ndarray, regions: bool = True, close_gaps: int = CLOSE_GAPS,
-               split_tones: bool = SPLIT_TONES) -> np.ndarray:
+               split_tones: bool = SPLIT_TONES, split_colors: bool = SPLIT_COLORS) -> np.ndarray:
     """The image of `flatten`: uint8 HxWx3."""
-    return flatten(bw, color, regions, close_gaps, split_tones).image
+    return flatten(bw, color, regions, close_gaps, split_tones, split_colors).image
 
 
 def paper(bw: np.ndarray, ink: np.ndarray) -> np.ndarray:
@@ -154,6 +164,51 @@ def page_regions(bw: np.ndarray, ink: np.ndarray, close_gaps: int = CLOSE_GAPS,
         orphans = free & (labels == 0)  # nearest seed across a line: the area's own label
         labels[orphans] = areas[orphans] + count
     return labels
+
+
+def split_by_color(color: np.ndarray, labels: np.ndarray, min_px: int = SPLIT_MIN_PX,
+                   delta_e: float = SPLIT_DELTA_E, share: float = SPLIT_SHARE) -> np.ndarray:
+    """int32 region labels (0: ink) with every region whose colors (uint8 HxWx3, page size) disagree split in two:
+    a 2-means of its pixels' CIELAB colors (started from the 10th and 90th percentile along their main axis) whose
+    centers are at least `delta_e` apart and whose smaller cluster holds at least `share` of its `min_px`+ pixels.
+    The pixels of the smaller cluster take a new label."""
+    lab = cv2.cvtColor(color.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        inside = labels[box] == index
+        if inside.sum() < min_px:
+            continue
+        points = lab[box][inside].astype(np.float64)
+        smaller = _two_clusters(points, delta_e, share)
+        if smaller is not None:
+            region = out[box]
+            rows, cols = np.nonzero(inside)
+            region[rows[smaller], cols[smaller]] = next_label
+            next_label += 1
+    return out
+
+
+def _two_clusters(points: np.ndarray, delta_e: float, share: float, iterations: int = 8) -> np.ndarray | None:
+    """Boolean mask of the smaller of two clusters of Nx3 `points`, or None where they do not split (centers
+    closer than `delta_e`, or the smaller cluster under `share` of the points)."""
+    centered = points - points.mean(axis=0)
+    axis = np.linalg.svd(centered[:: max(1, len(points) // 2048)], full_matrices=False)[2][0]
+    projection = centered @ axis
+    low, high = np.percentile(projection, [10, 90])
+    if high - low < delta_e / 2:  # too narrow a spread to hold two colors delta_e apart
+        return None
+    centers = np.stack([points[np.argmin(np.abs(projection - low))], points[np.argmin(np.abs(projection - high))]])
+    for _ in range(iterations):
+        second = ((points - centers[1]) ** 2).sum(1) < ((points - centers[0]) ** 2).sum(1)
+        if second.all() or not second.any():
+            return None
+        centers = np.stack([points[~second].mean(axis=0), points[second].mean(axis=0)])
+    if np.linalg.norm(centers[0] - centers[1]) < delta_e or min(second.mean(), 1 - second.mean()) < share:
+        return None
+    return second if second.mean() <= 0.5 else ~second
 
 
 def region_medians(color: np.ndarray, ink: np.ndarray, labels: np.ndarray | None = None,

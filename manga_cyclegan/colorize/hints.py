@@ -211,7 +211,8 @@ def see_pages(colorizer, pages: list[np.ndarray], settings) -> list[SeenPage]:
     for page in pages:
         with FeatureTap(colorizer.generator) as tap:
             (color,) = generator_colors(colorizer, [page], settings)
-        seen.append(see(page, color, tap, close_gaps=settings.close_gaps, split_tones=settings.split_tones))
+        seen.append(see(page, color, tap, close_gaps=settings.close_gaps, split_tones=settings.split_tones,
+                        split_colors=settings.split_colors))
     return seen
 
 

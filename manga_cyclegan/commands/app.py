@@ -35,7 +35,7 @@ def serve(cfg: DictConfig) -> None:
     colorizer = load_colorizer(cfg.ckpt, arch=arch_overrides(cfg.arch))
     settings = InferenceSettings(working_size=cfg.working_size, device=device,
                                  precision=resolve_precision(cfg.precision, device), close_gaps=cfg.close_gaps,
-                                 split_tones=cfg.split_tones)
+                                 split_tones=cfg.split_tones, split_colors=cfg.split_colors)
     options = OutputOptions(format="png", max_pixels=cfg.max_pixels, archive_limits=PageGuards.archive_limits(cfg))
     root = Path(tempfile.mkdtemp(prefix="manga-app-"))
     try:

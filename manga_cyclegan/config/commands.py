@@ -60,6 +60,8 @@ class FlatRegions:
     close_gaps: int = option(0, "flat regions: outline gaps up to about twice this many pixels still part two "
                                 "regions (trapped-ball radius, e.g. 2; 0: off)")
     split_tones: bool = option(False, "flat regions: white paper and screened areas never share a region")
+    split_colors: bool = option(False, "flat regions: a region the generator paints in two clearly different "
+                                       "colors is split between them")
 
 
 @dataclass

@@ -81,7 +81,8 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     lookup = ToneLookup().fit(color_pages, bw_pages=training_pages(datamodule.layout, "A", "L", cfg.baseline_fit_pages))
     methods = {
         # What predict's "flat" mode gives.
-        "model": [flat_color(p, c, cfg.flat_regions, cfg.close_gaps, cfg.split_tones) for p, c in zip(bw, raw)],
+        "model": [flat_color(p, c, cfg.flat_regions, cfg.close_gaps, cfg.split_tones, cfg.split_colors)
+                  for p, c in zip(bw, raw)],
         "model lines": [transfer_chroma(p, c) for p, c in zip(bw, raw)],
         # The generator's own RGB, brought to page size to be compared with the truth.
         "model raw": [cv2.resize(c, p.shape[::-1], interpolation=cv2.INTER_CUBIC) for c, p in zip(raw, bw)],
@@ -91,7 +92,8 @@ def evaluate(cfg: DictConfig, sheet: Path | None = None) -> dict[str, dict[str, 
     extra, subsets = {}, {}
     if cfg.hints is not None or cfg.reference:
         settings = InferenceSettings(device=device, precision=cfg.precision, working_size=cfg.working_size,
-                                     close_gaps=cfg.close_gaps, split_tones=cfg.split_tones)
+                                     close_gaps=cfg.close_gaps, split_tones=cfg.split_tones,
+                                     split_colors=cfg.split_colors)
         seen = hints.see_pages(colorizer, bw, settings)
     if cfg.hints is not None:
         if meta is None or not all("labels" in p for p in pages):

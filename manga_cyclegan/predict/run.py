@@ -264,6 +264,7 @@ def predict(cfg: DictConfig) -> Summary:
         flat_regions=cfg.flat_regions,
         close_gaps=cfg.close_gaps,
         split_tones=cfg.split_tones,
+        split_colors=cfg.split_colors,
         working_size=cfg.working_size,
         device=device,
         precision=resolve_precision(cfg.precision, device),

@@ -94,6 +94,24 @@ def test_an_outline_with_a_gap_still_parts_two_regions():
     assert (out[24:26, 19:21] != 0).any()  # the gap's own pixels are colored, not ink
 
 
+def test_a_region_the_generator_paints_in_two_colors_is_split_between_them():
+    """The same leaky outline: split_colors follows the generator's two colors, not the gap."""
+    page = np.full((40, 40), 255, np.uint8)
+    page[:, 19:21] = 0
+    page[24:26, 19:21] = 255
+    color = np.zeros((40, 40, 3), np.uint8)
+    color[:, :20] = (220, 80, 60)
+    color[:, 20:] = (60, 200, 80)
+    merged = flat_color(page, color)
+    assert (merged[5, 5] == merged[5, 35]).all()
+    out = flat_color(page, color, split_colors=True)
+    assert (out[5, 5] == (220, 80, 60)).all() and (out[5, 35] == (60, 200, 80)).all()
+    # Colors that only jitter stay one region, with one median.
+    jitter = np.clip(color[:, :1] + np.random.default_rng(0).integers(-6, 7, (40, 40, 3)), 0, 255).astype(np.uint8)
+    flat = flat_color(page, jitter, split_colors=True)
+    assert len(np.unique(flat[~(page == 0)].reshape(-1, 3), axis=0)) == 1
+
+
 def test_paper_white_is_never_filled_dark_and_is_not_tinted_by_a_screen_beside_it():
     page = np.full((48, 48), 255, np.uint8)
     page[:, 24:][::4, ::4] = 0  # the right half screened, the left half paper, no line between them
