@@ -219,3 +219,16 @@ def test_web_page_times_the_calls_the_page_makes(tmp_path):
 def test_flat_speed_compares_with_another_revision_and_checks_the_output(tmp_path):
     table, rows = run_benchmark("flat_speed", ["--against", "HEAD", "--sizes", "96x80", "--repeats", "1"], tmp_path)
     assert "speedup" in table and rows["96x80"]["now s"] > 0 and rows["96x80"]["identical"] is True
+
+
+def test_chapter_vote_scores_each_setting_beside_the_flat_output(tmp_path, tiny_synthetic_set):
+    from tests.helpers import save_training_checkpoint
+
+    save_training_checkpoint(tmp_path / "m.ckpt", load_size=64, descreen_sigma=1.0)
+    table, rows = run_benchmark("chapter_vote", ["--ckpt", str(tmp_path / "m.ckpt"), "--data", str(tiny_synthetic_set),
+                                                 "--similarities", "0.0", "1.01", "--shares", "0.0"], tmp_path)
+    assert list(rows) == ["flat output", "vote 0.00, share 0.00", "vote 1.01, share 0.00"] and "consistency" in table
+    assert rows["vote 1.01, share 0.00"]["regions_changed"] == 0  # no region is that alike: nothing moves
+    assert rows["vote 1.01, share 0.00"]["char_color_acc"] == rows["flat output"]["char_color_acc"]
+    # Every region alike: each takes the run's most common color class unless it is already in it.
+    assert rows["vote 0.00, share 0.00"]["regions_changed"] > 0
