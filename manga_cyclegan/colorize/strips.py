@@ -1,9 +1,9 @@
 """The generator on a whole page in a fraction of the memory, with the plain forward's output.
 
 `generate_lean` runs it whole, layer by layer (each input freed as soon as its output exists) with the transposed
-convolutions in channels-last memory (no full-size reorder buffer). For large pages `generate_in_strips` goes further: most of a
-ResnetGenerator's memory is its full-resolution layers (64 channels: 256 bytes per page pixel and tensor in fp32),
-while most of its work is the residual blocks at quarter resolution. So:
+convolutions in channels-last memory (no full-size reorder buffer). For large pages `generate_in_strips` goes
+further: most of a ResnetGenerator's memory is its full-resolution layers (64 channels: 256 bytes per page pixel
+and tensor in fp32), while most of its work is the residual blocks at quarter resolution. So:
 
     x --[pad, conv 7x7, norm, relu, conv stride 2]--> half resolution      in full-width strips (`STEM`)
       --[norm, relu, conv stride 2, norm, relu, residual blocks, up, norm, relu]--> half resolution    whole
