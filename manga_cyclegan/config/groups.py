@@ -44,9 +44,12 @@ class ModelConfig(GeneratorConfig):
     # The pseudo-pair term also as classification over palette_classes colors (k-means of the training color
     # pages, rebalanced toward rare colors as in Zhang et al. 2016; train/palette_term.py), weighted lambda_palette.
     # 0: off (the paper). palette_temperature: how sharply distance to a palette color decides its class.
+    # palette_rebalance: Zhang et al.'s lambda, the uniform share mixed into the class frequencies before they are
+    # inverted into weights (0.5 theirs; 1: no rebalancing).
     palette_classes: int = 0
     lambda_palette: float = 1.0
     palette_temperature: float = 0.02
+    palette_rebalance: float = 0.5
     pool_size: int = 50
     lr: float = 2e-4
     # The discriminators' learning rate is lr * lr_d_ratio.

@@ -103,7 +103,7 @@ class CycleGAN(pl.LightningModule):
         self.pool_A = ImagePool(config.pool_size, seed=seed)
         self.pool_B = ImagePool(config.pool_size, seed=seed + 1)
         self.nonfinite = NonFiniteGuard(config.nonfinite, config.max_nonfinite_skips)
-        self.palette_term = (PaletteTerm(config.palette_classes, config.palette_temperature)
+        self.palette_term = (PaletteTerm(config.palette_classes, config.palette_temperature, config.palette_rebalance)
                              if config.palette_classes else None)
         self.val_scores = ValidationScores()
 

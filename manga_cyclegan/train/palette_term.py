@@ -22,20 +22,22 @@ import torch.nn.functional as F
 
 from manga_cyclegan.colorize.palette import kmeans, nearest_center
 
-REBALANCE_MIX = 0.5  # Zhang et al.'s lambda
 PIXELS_PER_PAGE = 4096
 
 
 class PaletteTerm(nn.Module):
     """The palette classification loss; its palette and weights are buffers, so a resumed run keeps them."""
 
-    def __init__(self, classes: int, temperature: float):
+    def __init__(self, classes: int, temperature: float, rebalance: float = 0.5):
         super().__init__()
         if classes < 2:
             raise ValueError(f"palette_classes must be >= 2 (or 0 for off), got {classes}")
         if temperature <= 0:
             raise ValueError(f"palette_temperature must be > 0, got {temperature}")
+        if not 0 <= rebalance <= 1:
+            raise ValueError(f"palette_rebalance must be in [0, 1], got {rebalance}")
         self.temperature = float(temperature)
+        self.rebalance = float(rebalance)
         self.register_buffer("centers", torch.zeros(classes, 3))
         self.register_buffer("weights", torch.ones(classes))
         self.register_buffer("fitted", torch.tensor(False))
@@ -51,7 +53,7 @@ class PaletteTerm(nn.Module):
         centers = kmeans(pixels, len(self.centers), seed=seed)
         k = len(centers)  # fewer when the pages hold fewer distinct colors
         counts = np.bincount(nearest_center(pixels, centers), minlength=k)
-        weights = self.rebalancing_weights(counts / counts.sum())
+        weights = self.rebalancing_weights(counts / counts.sum(), self.rebalance)
         self.centers.zero_()
         self.centers[:k] = torch.as_tensor(centers, dtype=torch.float32)
         # A class k-means did not fill sits far outside the color cube: no pixel is ever nearest to it.
@@ -61,9 +63,10 @@ class PaletteTerm(nn.Module):
         self.fitted.fill_(True)
 
     @staticmethod
-    def rebalancing_weights(frequencies: np.ndarray) -> np.ndarray:
-        """Zhang et al.'s eq. 4: w ~ ((1 - lambda) p + lambda / K)^-1, scaled so sum_k p_k w_k = 1."""
-        mixed = (1 - REBALANCE_MIX) * frequencies + REBALANCE_MIX / len(frequencies)
+    def rebalancing_weights(frequencies: np.ndarray, mix: float = 0.5) -> np.ndarray:
+        """Zhang et al.'s eq. 4: w ~ ((1 - lambda) p + lambda / K)^-1 with lambda = `mix` (their 0.5; 1: every
+        class weighs the same), scaled so sum_k p_k w_k = 1."""
+        mixed = (1 - mix) * frequencies + mix / len(frequencies)
         weights = 1.0 / mixed
         return weights / float((frequencies * weights).sum())
 

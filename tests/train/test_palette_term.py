@@ -41,6 +41,10 @@ def test_palette_holds_the_pages_colors_and_weights_rare_colors_up():
     expected = PaletteTerm.rebalancing_weights(frequencies)
     assert float((frequencies * expected).sum()) == pytest.approx(1.0)
     assert weight[WHITE] == pytest.approx(expected[0], rel=0.05)
+    # palette_rebalance 1: no rebalancing, every filled class weighs the same.
+    even = PaletteTerm(classes=8, temperature=0.02, rebalance=1.0)
+    even.fit(pages_of([(WHITE, 0.8), (RED, 0.15), (GREEN, 0.05)]), seed=0)
+    assert even.weights[:3].tolist() == pytest.approx([1.0, 1.0, 1.0])
 
 
 def test_loss_prefers_committing_to_the_true_color_over_averaging_two():
@@ -63,3 +67,5 @@ def test_a_palette_must_be_fitted_and_sizes_checked():
         PaletteTerm(1, 0.02)
     with pytest.raises(ValueError, match="color pages"):
         PaletteTerm(4, 0.02).fit([], seed=0)
+    with pytest.raises(ValueError, match="palette_rebalance"):
+        PaletteTerm(4, 0.02, rebalance=1.5)
