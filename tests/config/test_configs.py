@@ -83,8 +83,9 @@ def test_the_papers_cyclegan_stays_selectable_and_the_default_adds_the_kept_leve
     assert (paper.ngf, paper.n_blocks, paper.lr, paper.pool_size) == (64, 9, 2e-4, 50)
     default = compose_train(["experiment=custom"], tmp_path).model
     assert (default.lambda_identity, default.descreen_sigma, default.palette_classes) == (5.0, 1.5, 64)
+    assert (default.palette_rebalance, paper.palette_rebalance) == (0.25, 0.5)
     assert paper.palette_classes == 0
-    kept = ("lambda_identity", "descreen_sigma", "palette_classes")
+    kept = ("lambda_identity", "descreen_sigma", "palette_classes", "palette_rebalance")
     assert {k: v for k, v in paper.items() if k not in kept} == {k: v for k, v in default.items() if k not in kept}
 
 
