@@ -23,12 +23,13 @@ import torch.nn.functional as F
 from manga_cyclegan.colorize.palette import kmeans, nearest_center
 
 PIXELS_PER_PAGE = 4096
+ZHANG_MIX = 0.5  # Zhang et al.'s lambda, the rebalancing both defaults below take
 
 
 class PaletteTerm(nn.Module):
     """The palette classification loss; its palette and weights are buffers, so a resumed run keeps them."""
 
-    def __init__(self, classes: int, temperature: float, rebalance: float = 0.5):
+    def __init__(self, classes: int, temperature: float, rebalance: float = ZHANG_MIX):
         super().__init__()
         if classes < 2:
             raise ValueError(f"palette_classes must be >= 2 (or 0 for off), got {classes}")
@@ -63,8 +64,8 @@ class PaletteTerm(nn.Module):
         self.fitted.fill_(True)
 
     @staticmethod
-    def rebalancing_weights(frequencies: np.ndarray, mix: float = 0.5) -> np.ndarray:
-        """Zhang et al.'s eq. 4: w ~ ((1 - lambda) p + lambda / K)^-1 with lambda = `mix` (their 0.5; 1: every
+    def rebalancing_weights(frequencies: np.ndarray, mix: float = ZHANG_MIX) -> np.ndarray:
+        """Zhang et al.'s eq. 4: w ~ ((1 - lambda) p + lambda / K)^-1 with lambda = `mix` (their ZHANG_MIX; 1: every
         class weighs the same), scaled so sum_k p_k w_k = 1."""
         mixed = (1 - mix) * frequencies + mix / len(frequencies)
         weights = 1.0 / mixed
