@@ -50,6 +50,11 @@ class ModelConfig(GeneratorConfig):
     lambda_palette: float = 1.0
     palette_temperature: float = 0.02
     palette_rebalance: float = 0.5
+    # The share of pseudo-pairs whose gray page is first printed with a dot screen of random angle and a pitch
+    # (pixels at the training scale) log-uniform in screen_pitch (train/screening.py), so they look like screened
+    # pages at every pitch in the range. 0: off (the paper's smooth gray).
+    pseudo_pair_screen: float = 0.0
+    screen_pitch: List[float] = field(default_factory=lambda: [2.0, 6.0])
     pool_size: int = 50
     lr: float = 2e-4
     # The discriminators' learning rate is lr * lr_d_ratio.

@@ -31,6 +31,10 @@ Palette term (`palette_classes` > 0, off in the paper; `train/palette_term.py`):
 is also classified over the training color pages' palette, adding lambda_palette * L_palette(G_AB(gray(real_B)),
 real_B), so an unsure colorizer picks one of the series' colors instead of averaging two into a third.
 
+Screened pseudo-pairs (`pseudo_pair_screen` > 0, off in the paper; `train/screening.py`): that share of the gray
+pages gray(real_B) is printed with a dot screen of random pitch and angle first, so the pseudo-pairs look like the
+screened pages G_AB meets, at every pitch.
+
 Supervised warm-up (`warmup_batches` > 0, off in the paper): the first batches train G_AB alone on the identity
 pseudo-pairs, minimizing ||G_AB(gray(real_B)) - real_B||_1, before the full CycleGAN takes over.
 
@@ -69,6 +73,7 @@ from manga_cyclegan.train.losses import (
 )
 from manga_cyclegan.train.nonfinite import NonFiniteGuard
 from manga_cyclegan.train.palette_term import PaletteTerm
+from manga_cyclegan.train.screening import RandomScreen
 from manga_cyclegan.train.validation import ValidationScores
 
 CHANNELS_A, CHANNELS_B = 1, 3
@@ -90,6 +95,8 @@ class CycleGAN(pl.LightningModule):
         config = ModelConfig(**hparams)
         if config.nonfinite not in NONFINITE_MODES:
             raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {config.nonfinite!r}")
+        # Plain floats for the pitch range (Hydra hands a ListConfig), so checkpoints load with weights_only=True.
+        config.screen_pitch = [float(p) for p in config.screen_pitch]
         self.save_hyperparameters({k: v for k, v in dataclasses.asdict(config).items() if k != "_target_"})
         self.automatic_optimization = False
         arch = {k: getattr(config, k) for k in spec_keys() if k not in ("in_channels", "out_channels")}
@@ -105,6 +112,7 @@ class CycleGAN(pl.LightningModule):
         self.nonfinite = NonFiniteGuard(config.nonfinite, config.max_nonfinite_skips)
         self.palette_term = (PaletteTerm(config.palette_classes, config.palette_temperature, config.palette_rebalance)
                              if config.palette_classes else None)
+        self.screen = RandomScreen(config.pseudo_pair_screen, tuple(config.screen_pitch), seed)
         self.val_scores = ValidationScores()
 
     # ---- the colorizer -------------------------------------------------------------------------------------
@@ -139,6 +147,10 @@ class CycleGAN(pl.LightningModule):
                 raise RuntimeError("model.palette_classes needs the UnpairedDataModule to read the color pages from")
             self.palette_term.fit(datamodule.training_color_pages(), seed=self.hparams.seed)
 
+    def pseudo_pair_input(self, real_B: torch.Tensor) -> torch.Tensor:
+        """The B/W page of a color page for the pseudo-pair: its luma, screened as `pseudo_pair_screen` says."""
+        return self.screen(to_gray(real_B), self.global_step, self.global_rank)
+
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
         """The generator phase's losses (named as in the module docstring) and the images it made."""
         hp = self.hparams
@@ -154,7 +166,7 @@ class CycleGAN(pl.LightningModule):
         }
         if hp.lambda_identity > 0:
             weight = hp.lambda_cycle * hp.lambda_identity
-            idt_B = self.colorize(to_gray(real_B))
+            idt_B = self.colorize(self.pseudo_pair_input(real_B))
             losses["idt_B"] = weight * identity_loss(idt_B, real_B)
             if self.palette_term is not None:
                 losses["palette"] = hp.lambda_palette * self.palette_term(idt_B, real_B)
@@ -180,7 +192,7 @@ class CycleGAN(pl.LightningModule):
     def warmup_step(self, real_B: torch.Tensor) -> dict | None:
         opt_g, _ = self.optimizers()
         with self.toggled_optimizer(opt_g):
-            loss = identity_loss(self.colorize(to_gray(real_B)), real_B)
+            loss = identity_loss(self.colorize(self.pseudo_pair_input(real_B)), real_B)
             if not self.nonfinite.allows_step(self, loss, {"warmup": loss}, "generator", self.global_step):
                 return None
             opt_g.zero_grad(set_to_none=True)
