@@ -32,9 +32,8 @@ from manga_cyclegan.train.module import CycleGAN
 MODELS = {
     "full": dict(ngf=64, ndf=64, n_blocks=9),  # the paper's generator, as the reference runs it
     "demo": dict(ngf=32, ndf=32, n_blocks=6),  # experiment=demo
-    "demo_dilated": dict(ngf=32, ndf=32, n_blocks=6, dilation_cycle=3),  # the demo with dilated residual blocks
 }
-DEFAULT_SIZES = {"full": 256, "demo": 128, "demo_dilated": 128}
+DEFAULT_SIZES = {"full": 256, "demo": 128}
 # The dtype whose matmul peak bounds each precision (mixed precision computes convolutions in the low dtype).
 PEAK_DTYPE = {"32": "fp32", "bf16-mixed": "bf16", "16-mixed": "fp16"}
 

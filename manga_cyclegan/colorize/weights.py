@@ -178,8 +178,7 @@ def infer_arch(state: Mapping[str, torch.Tensor]) -> dict:
     norm "batch" if the first norm layer has parameters, else "instance" ("none" leaves the same tensors: pass it
     as an override), upsample "resize" if the upsampling convs are nested (`model.N.2.weight`), else
     "transpose", dropout if it shifts each block's second conv from index 5 to 6, n_downsampling from the widest
-    layer (the channels double at each stage). Dilation leaves no trace in the tensors: dilation_cycle is 1 (the
-    reference's), unless `arch` says otherwise.
+    layer (the channels double at each stage).
     """
     def index(key: str) -> int:
         return int(key.split(".")[1])
@@ -199,7 +198,6 @@ def infer_arch(state: Mapping[str, torch.Tensor]) -> dict:
         "dropout": second_conv is not None and second_conv.dim() == 4,
         # The channels double at each stride-2 stage: ngf * 2 ** n_downsampling at the bottom.
         "n_downsampling": max(1, (widest // first.shape[0]).bit_length() - 1),
-        "dilation_cycle": 1,
     }
 
 

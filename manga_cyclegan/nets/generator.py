@@ -40,9 +40,6 @@ class GeneratorSpec:
     dropout: dropout in the residual blocks (off in the paper's CycleGAN).
     n_downsampling: stride-2 stages before the residual blocks (2 in the paper); each doubles the channels and the
         context the blocks see, at the same cost per block. Pages are padded to a multiple of 2 ** n_downsampling.
-    dilation_cycle: residual block i dilates its convs by 1 + i % dilation_cycle (1: no dilation, the paper; 3: rates
-        1, 2, 3, 1, 2, 3, ..., the gridding-free pattern of Wang et al. 2018), so the blocks see twice the context
-        at the same cost.
     """
 
     in_channels: int = 1
@@ -53,15 +50,12 @@ class GeneratorSpec:
     upsample: str = field(default="transpose", metadata={"choices": UPSAMPLES})
     dropout: bool = False
     n_downsampling: int = 2
-    dilation_cycle: int = 1
 
     def __post_init__(self):
         if self.n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {self.n_blocks}")
         if self.n_downsampling < 1:
             raise ValueError(f"n_downsampling must be >= 1, got {self.n_downsampling}")
-        if self.dilation_cycle < 1:
-            raise ValueError(f"dilation_cycle must be >= 1, got {self.dilation_cycle}")
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
@@ -90,17 +84,15 @@ def prepare_input(pages: torch.Tensor, in_channels: int, descreen_sigma: float, 
 
 
 class ResnetBlock(nn.Module):
-    """x + conv(relu(norm(conv(x)))), reflection padded so page borders get no dark frame; `dilation` spaces the
-    3x3 taps (the same weights and cost, a wider view)."""
+    """x + conv(relu(norm(conv(x)))), reflection padded so page borders get no dark frame."""
 
-    def __init__(self, dim: int, norm: str, dropout: bool, dilation: int = 1):
+    def __init__(self, dim: int, norm: str, dropout: bool):
         super().__init__()
         make_norm, bias = norm_layer(norm), uses_bias(norm)
-        d = dilation
-        layers = [nn.ReflectionPad2d(d), nn.Conv2d(dim, dim, 3, dilation=d, bias=bias), make_norm(dim), nn.ReLU(True)]
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(d), nn.Conv2d(dim, dim, 3, dilation=d, bias=bias), make_norm(dim)]
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,7 +135,7 @@ class ResnetGenerator(nn.Module):
         for i in range(downs):
             ch = ngf * 2**i
             layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias), make_norm(ch * 2), nn.ReLU(True)]
-        layers += [ResnetBlock(ngf * 2**downs, norm, dropout, 1 + i % spec.dilation_cycle) for i in range(n_blocks)]
+        layers += [ResnetBlock(ngf * 2**downs, norm, dropout) for _ in range(n_blocks)]
         for i in range(downs):
             ch = ngf * 2 ** (downs - i)
             layers += [_upsample_layer(upsample, ch, ch // 2, bias), make_norm(ch // 2), nn.ReLU(True)]

@@ -57,7 +57,7 @@ def test_reference_state_dict_loads_with_the_architecture_its_tensors_imply(tmp_
     assert colorizer.short_side is None  # the reference does not say at which scale it trained
     assert colorizer.generator.spec.as_dict() == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2,
                                                    "norm": "instance", "upsample": "transpose", "dropout": False,
-                                                   "n_downsampling": 2, "dilation_cycle": 1}
+                                                   "n_downsampling": 2}
     assert same_output(colorizer, generator, channels=3)
 
 
