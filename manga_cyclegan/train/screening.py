@@ -6,7 +6,8 @@ less the coarser the screen is against the drawing (a page drawn small on a scre
 the gray with a clustered-dot screen first, as halftoning does (one dot per cell of the screen, its area the
 cell's darkness), at a random pitch and angle, shows the pseudo-pairs as screened pages at every pitch the range
 covers. The screen is generic (a rotated cosine spot function with its thresholds equalized so a dot's area is
-the darkness), not any one page set's.
+the darkness), not any one page set's. Line art stays solid, as printed: pixels at or next to near-black ink keep
+their gray (a line's anti-aliased edge screened would come out dotted).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import torch.nn.functional as F
 SUPERSAMPLE = 4
 # Samples of one cell of the spot function for its equalizing thresholds.
 _CELL_SAMPLES = 256
+# Gray (in [-1, 1]) at or below which a pixel is ink, not tone: 95% dark.
+INK_GRAY = -0.9
 
 
 def _spot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -42,7 +45,8 @@ _LEVELS = _equalizing_levels()
 def dot_screen(gray: torch.Tensor, pitch: float, angle: float, phase: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
     """Gray pages [N, 1, H, W] in [-1, 1] (1 white) printed with a dot screen of `pitch` pixels per cell at
     `angle` degrees, `phase` (radians) shifting it: ink where the cell's equalized threshold is below the darkness,
-    averaged over SUPERSAMPLE^2 sub-pixels. A screened page's mean over whole cells is its gray."""
+    averaged over SUPERSAMPLE^2 sub-pixels. A screened page's mean over whole cells is its gray; ink lines (gray
+    <= INK_GRAY) and the pixels next to them keep their gray."""
     if pitch <= 0:
         raise ValueError(f"the screen's pitch must be > 0 pixels, got {pitch}")
     n, _, h, w = gray.shape
@@ -58,7 +62,9 @@ def dot_screen(gray: torch.Tensor, pitch: float, angle: float, phase: tuple[floa
     threshold = torch.searchsorted(levels, _spot(u, v).contiguous()).float() / len(levels)
     darkness = (1 - gray.float()) / 2
     dark = threshold < F.interpolate(darkness, scale_factor=s, mode="nearest")
-    return F.avg_pool2d(1 - 2 * dark.float(), s).to(gray.dtype)
+    screened = F.avg_pool2d(1 - 2 * dark.float(), s)
+    lines = F.max_pool2d((gray <= INK_GRAY).float(), 3, stride=1, padding=1) > 0
+    return torch.where(lines, gray.float(), screened).to(gray.dtype)
 
 
 class RandomScreen:

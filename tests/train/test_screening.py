@@ -31,6 +31,15 @@ def test_a_coarse_screen_survives_the_descreen_a_fine_one_does_not():
     assert float(fine.std()) < 0.05 < 0.1 < float(coarse.std())
 
 
+def test_ink_lines_stay_solid_with_their_edges():
+    gray = torch.full((1, 1, 48, 48), 0.2)
+    gray[..., 20:22, :] = -1.0  # a 2 px ink line
+    gray[..., 22, :] = 0.0  # its anti-aliased edge
+    screened = dot_screen(gray, 6.0, 45.0)
+    torch.testing.assert_close(screened[..., 19:23, :], gray[..., 19:23, :])  # the line and a pixel either side
+    assert float(screened[..., :17, :].std()) > 0.2  # the tone around it is screened
+
+
 def test_random_screens_come_from_the_seed_and_the_step():
     gray = torch.rand(1, 1, 40, 40) * 2 - 1
     screen = RandomScreen(1.0, (2.0, 6.0), seed=3)
