@@ -55,6 +55,8 @@ class ModelConfig(GeneratorConfig):
     # pages at every pitch in the range. 0: off (the paper's smooth gray).
     pseudo_pair_screen: float = 0.0
     screen_pitch: List[float] = field(default_factory=lambda: [2.0, 6.0])
+    # true: a screened page joins its gray one as a second pseudo-pair (one more G_AB pass) instead of replacing it.
+    screen_adds_pair: bool = False
     pool_size: int = 50
     lr: float = 2e-4
     # The discriminators' learning rate is lr * lr_d_ratio.

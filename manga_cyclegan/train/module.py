@@ -147,9 +147,14 @@ class CycleGAN(pl.LightningModule):
                 raise RuntimeError("model.palette_classes needs the UnpairedDataModule to read the color pages from")
             self.palette_term.fit(datamodule.training_color_pages(), seed=self.hparams.seed)
 
-    def pseudo_pair_input(self, real_B: torch.Tensor) -> torch.Tensor:
-        """The B/W page of a color page for the pseudo-pair: its luma, screened as `pseudo_pair_screen` says."""
-        return self.screen(to_gray(real_B), self.global_step, self.global_rank)
+    def pseudo_pairs(self, real_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B/W pages, their colors) of the pseudo-pairs: the color pages' luma, screened as `pseudo_pair_screen`
+        says, in place of the gray page or beside it (`screen_adds_pair`)."""
+        gray = to_gray(real_B)
+        screened = self.screen(gray, self.global_step, self.global_rank)
+        if self.hparams.screen_adds_pair and screened is not gray:
+            return torch.cat([gray, screened]), torch.cat([real_B, real_B])
+        return screened, real_B
 
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
         """The generator phase's losses (named as in the module docstring) and the images it made."""
@@ -166,10 +171,11 @@ class CycleGAN(pl.LightningModule):
         }
         if hp.lambda_identity > 0:
             weight = hp.lambda_cycle * hp.lambda_identity
-            idt_B = self.colorize(self.pseudo_pair_input(real_B))
-            losses["idt_B"] = weight * identity_loss(idt_B, real_B)
+            pages, colors = self.pseudo_pairs(real_B)
+            idt_B = self.colorize(pages)
+            losses["idt_B"] = weight * identity_loss(idt_B, colors)
             if self.palette_term is not None:
-                losses["palette"] = hp.lambda_palette * self.palette_term(idt_B, real_B)
+                losses["palette"] = hp.lambda_palette * self.palette_term(idt_B, colors)
             if hp.identity_a:
                 losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
         images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
@@ -192,7 +198,8 @@ class CycleGAN(pl.LightningModule):
     def warmup_step(self, real_B: torch.Tensor) -> dict | None:
         opt_g, _ = self.optimizers()
         with self.toggled_optimizer(opt_g):
-            loss = identity_loss(self.colorize(self.pseudo_pair_input(real_B)), real_B)
+            pages, colors = self.pseudo_pairs(real_B)
+            loss = identity_loss(self.colorize(pages), colors)
             if not self.nonfinite.allows_step(self, loss, {"warmup": loss}, "generator", self.global_step):
                 return None
             opt_g.zero_grad(set_to_none=True)

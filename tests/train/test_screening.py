@@ -70,3 +70,14 @@ def test_the_module_screens_its_pseudo_pairs_only():
     assert any(torch.equal(x, screened) for x in seen)  # the pseudo-pair, screened
     assert any(torch.equal(x, real_A) for x in seen)  # the B/W page as it is
     assert not any(torch.allclose(x, to_gray(real_B)) for x in seen)
+
+
+def test_a_screened_pseudo_pair_can_join_the_gray_one():
+    from manga_cyclegan.train.module import CycleGAN
+
+    model = CycleGAN(ngf=4, ndf=4, n_blocks=1, n_layers_d=2, lambda_identity=0.5, pseudo_pair_screen=1.0,
+                     screen_adds_pair=True)
+    real_B = torch.rand(1, 3, 32, 32) * 2 - 1
+    pages, colors = model.pseudo_pairs(real_B)
+    torch.testing.assert_close(pages, torch.cat([to_gray(real_B), model.screen(to_gray(real_B), step=0)]))
+    torch.testing.assert_close(colors, torch.cat([real_B, real_B]))
