@@ -33,7 +33,8 @@ real_B), so an unsure colorizer picks one of the series' colors instead of avera
 
 Screened pseudo-pairs (`pseudo_pair_screen` > 0, off in the paper; `train/screening.py`): that share of the gray
 pages gray(real_B) is printed with a dot screen of random pitch and angle first, so the pseudo-pairs look like the
-screened pages G_AB meets, at every pitch.
+screened pages G_AB meets, at every pitch; with `screen_adds_pair` the screened page is a second pseudo-pair beside
+the gray one.
 
 Supervised warm-up (`warmup_batches` > 0, off in the paper): the first batches train G_AB alone on the identity
 pseudo-pairs, minimizing ||G_AB(gray(real_B)) - real_B||_1, before the full CycleGAN takes over.
