@@ -4,9 +4,11 @@
     python benchmarks/inference_graphs.py --model demo --size 256x320 --json out.json
 
 Rows, all in this one process, side by side, median of --repeats after a warm-up (which compiles):
-- `predict`: what predict.py runs (`run_generator`: layer by layer, norms in place), fp32 and under bf16 autocast;
+- `predict`: what predict.py runs (`run_generator`: layer by layer), fp32 and under bf16 autocast, with contiguous
+  activations and weights and (`predict-cl`) channels-last ones (predict's `channels_last`);
 - `eager`: the plain module forward, fp32 and bf16;
-- `compile`: `torch.compile` of the module forward (inductor, default mode), fp32 and bf16, with its compile time;
+- `compile`: `torch.compile` of the module forward (inductor, default mode), fp32 and bf16, with its compile time,
+  contiguous and (`compile-cl`) channels-last;
 - `onnxruntime`: the exported ONNX model (`export_onnx`, fp32: ONNX Runtime's CPU kernels have no bf16 conv) with
   all of the machine's cores, when the `onnx` extra is installed.
 The largest difference from predict's fp32 output says each graph computes the same colors.
@@ -28,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from predict_page import MODELS, SHORT_SIDE  # noqa: E402  (benchmarks/ is not a package)
 
 
-GRAPHS = ("predict", "eager", "compile", "onnxruntime")
+GRAPHS = ("predict", "predict-cl", "eager", "compile", "compile-cl", "onnxruntime")
 
 
 def timed(run, repeats: int) -> tuple[float, float, torch.Tensor]:
@@ -93,12 +95,19 @@ def main() -> None:
 
     for precision in ("fp32", "bf16"):
         add("predict", precision, lambda: run_generator(generator, page, None))
+    for precision in ("fp32", "bf16") if "predict-cl" in args.graphs else ():
+        generator.to(memory_format=torch.channels_last)
+        add("predict-cl", precision, lambda: run_generator(generator, page, None))
+    generator.to(memory_format=torch.contiguous_format)
     for precision in ("fp32", "bf16") if "eager" in args.graphs else ():
         add("eager", precision, lambda: generator(page))
-    for precision in ("fp32", "bf16") if "compile" in args.graphs else ():
-        torch._dynamo.reset()
-        compiled = torch.compile(generator)
-        add("compile", precision, lambda: compiled(page))
+    for graph, layout in (("compile", torch.contiguous_format), ("compile-cl", torch.channels_last)):
+        generator.to(memory_format=layout)
+        for precision in ("fp32", "bf16") if graph in args.graphs else ():
+            torch._dynamo.reset()
+            compiled = torch.compile(generator)
+            add(graph, precision, lambda: compiled(page))
+    generator.to(memory_format=torch.contiguous_format)
     if "onnxruntime" in args.graphs:
         with tempfile.TemporaryDirectory() as tmp:
             run = onnx_runner(colorizer, page, os.path.join(tmp, "g.onnx"))

@@ -38,6 +38,7 @@ from manga_cyclegan.colorize.palette import ChapterPalette
 from manga_cyclegan.colorize.strips import generate_in_strips, generate_lean
 from manga_cyclegan.colorize.tiling import DEFAULT_OVERLAP, generate_tiled
 from manga_cyclegan.config.commands import MODES, PRECISIONS
+from manga_cyclegan.config.precision import resolve_channels_last
 from manga_cyclegan.nets import ResnetGenerator
 from manga_cyclegan.nets.generator import prepare_input
 from manga_cyclegan.nets.padding import SIZE_MULTIPLE, pad_to_multiple
@@ -143,6 +144,8 @@ class InferenceSettings:
     # torch.compile the generator for whole working images: the first page of each working size compiles first
     # (seconds; a C++ compiler must be installed), the pages after run faster. Strips and tiles stay eager.
     compile: bool = False
+    # Channels-last activations and weights; None: where measured to pay (`config.precision.channels_last_pays`).
+    channels_last: bool | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -170,19 +173,25 @@ def generator_colors(colorizer: Colorizer, pages: list[np.ndarray], settings: In
     """uint8 HxW B/W pages -> the generator's uint8 hxwx3 colors at their working sizes (the chapter palette
     applied where there is one). Pages whose working shapes agree run as one batch; others run one by one.
     """
-    generator = colorizer.generator.to(settings.device)
+    channels_last = resolve_channels_last(settings.channels_last, settings.device.type)
+    generator = colorizer.generator.to(settings.device, memory_format=_layout(channels_last))
     compiled = compiled_generator(generator) if settings.compile else None
     working = [to_working_size(p, colorizer.short_side, settings.working_size, colorizer.stroke_width) for p in pages]
     groups = [working] if len({w.shape for w in working}) == 1 else [[w] for w in working]
     colors = []
     for group in groups:
         x = colorizer.prepare(torch.stack([from_uint8(w) for w in group]).to(settings.device))
+        x = x.contiguous(memory_format=_layout(channels_last))
         with autocast(settings.device, settings.precision):
             y = run_generator(generator, x, settings.tile_pixels, compiled=compiled)
         colors += [to_uint8(image) for image in y]
     if settings.palette is not None:
         colors = [settings.palette.apply(color) for color in colors]
     return colors
+
+
+def _layout(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def colorize_pages(

@@ -87,14 +87,14 @@ class ChannelsLast(nn.Module):
 
 
 def _channels_last(layer: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    """`layer(x)` computed in channels-last memory, returned contiguous. On a CPU, oneDNN reorders an NCHW
-    transposed convolution's output through a second full-size buffer and computes it slower; in channels-last it
-    needs neither."""
+    """`layer(x)` computed in channels-last memory, returned in the input's layout. On a CPU, oneDNN reorders an
+    NCHW transposed convolution's output through a second full-size buffer and computes it slower; in
+    channels-last it needs neither."""
     weight = layer.weight.contiguous(memory_format=torch.channels_last)
     out = torch.nn.functional.conv_transpose2d(
         x.contiguous(memory_format=torch.channels_last), weight, layer.bias, layer.stride, layer.padding,
         layer.output_padding, layer.groups, layer.dilation)
-    return out.contiguous()
+    return out if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else out.contiguous()
 
 
 @torch.no_grad()

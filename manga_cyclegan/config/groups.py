@@ -67,8 +67,9 @@ class ModelConfig(GeneratorConfig):
     epochs_decay: int = 100
     # Speed levers (benchmarks/train_step.py measures them). fused_adam None: torch's default Adam implementation.
     fused_adam: Optional[bool] = None
-    # Channels-last activations and torch.compile of the four networks (the README's Performance section).
-    channels_last: bool = False
+    # Channels-last activations (None: where measured to pay, CPUs with AMX) and torch.compile of the four
+    # networks (the README's Performance section).
+    channels_last: Optional[bool] = None
     compile: bool = False
     image_log_every_n_batches: int = 200
     val_samples: int = 4

@@ -21,6 +21,27 @@ def cpu_has_bf16_units() -> bool:
     return any(flag in flags for flag in ("amx_bf16", "avx512_bf16"))
 
 
+@functools.cache
+def cpu_has_amx() -> bool:
+    """True when the CPU has AMX tiles (Intel Sapphire Rapids and later)."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def channels_last_pays(device_type: str) -> bool:
+    """Where channels-last activations were measured to be faster (benchmarks/train_step.py,
+    benchmarks/inference_graphs.py; the README's Performance section): CPUs with AMX, in bf16 and fp32. On the
+    AVX2 and AVX-512 BF16 CPUs measured so far, and on GPUs (not yet measured), contiguous stays."""
+    return device_type == "cpu" and cpu_has_amx()
+
+
+def resolve_channels_last(setting: bool | None, device_type: str) -> bool:
+    """A `channels_last` setting: as given, or for None (auto) `channels_last_pays` on the device."""
+    return channels_last_pays(device_type) if setting is None else bool(setting)
+
+
 def fastest_precision(device_type: str) -> str:
     """bf16 where the hardware computes in it (AMX/AVX-512 BF16 CPUs, bf16 GPUs; it keeps fp32's range, so GANs
     need no loss scaling), fp16 on older GPUs, else fp32."""

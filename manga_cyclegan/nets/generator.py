@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from manga_cyclegan.color import descreen, to_rgb
-from manga_cyclegan.nets.layers import NORMS, init_weights, norm_layer, uses_bias
+from manga_cyclegan.nets.layers import NORMS, ReflectionPad2d, init_weights, norm_layer, uses_bias
 from manga_cyclegan.nets.padding import pad_to_multiple
 
 UPSAMPLES = ("transpose", "resize")
@@ -89,10 +89,10 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, norm: str, dropout: bool):
         super().__init__()
         make_norm, bias = norm_layer(norm), uses_bias(norm)
-        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim), nn.ReLU(True)]
+        layers = [ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim)]
+        layers += [ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +106,7 @@ def _upsample_layer(upsample: str, in_ch: int, out_ch: int, bias: bool) -> nn.Mo
         # Nearest resize then conv: no uneven kernel overlap, hence no checkerboard (Odena et al. 2016).
         return nn.Sequential(
             nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.ReflectionPad2d(1),
+            ReflectionPad2d(1),
             nn.Conv2d(in_ch, out_ch, 3, bias=bias),
         )
     raise ValueError(f"unknown upsample {upsample!r}: choose one of {', '.join(UPSAMPLES)}")
@@ -126,7 +126,7 @@ class ResnetGenerator(nn.Module):
         norm, upsample, dropout = spec.norm, spec.upsample, spec.dropout
         make_norm, bias = norm_layer(norm), uses_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=bias),
             make_norm(ngf),
             nn.ReLU(True),
@@ -139,7 +139,7 @@ class ResnetGenerator(nn.Module):
         for i in range(downs):
             ch = ngf * 2 ** (downs - i)
             layers += [_upsample_layer(upsample, ch, ch // 2, bias), make_norm(ch // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_weights(self)
 

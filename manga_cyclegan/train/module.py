@@ -63,6 +63,7 @@ import torch
 
 from manga_cyclegan.color import to_gray, to_rgb
 from manga_cyclegan.config.groups import NONFINITE_MODES, ModelConfig
+from manga_cyclegan.config.precision import resolve_channels_last
 from manga_cyclegan.nets import PatchDiscriminator, ResnetGenerator
 from manga_cyclegan.nets.generator import prepare_input, spec_keys
 from manga_cyclegan.train.image_pool import ImagePool
@@ -111,6 +112,7 @@ class CycleGAN(pl.LightningModule):
         self.pool_A = ImagePool(config.pool_size, seed=seed)
         self.pool_B = ImagePool(config.pool_size, seed=seed + 1)
         self.nonfinite = NonFiniteGuard(config.nonfinite, config.max_nonfinite_skips)
+        self.channels_last = bool(config.channels_last)  # None (auto) is resolved in setup, on the device
         self.palette_term = (PaletteTerm(config.palette_classes, config.palette_temperature, config.palette_rebalance)
                              if config.palette_classes else None)
         self.screen = RandomScreen(config.pseudo_pair_screen, tuple(config.screen_pitch), seed)
@@ -127,7 +129,7 @@ class CycleGAN(pl.LightningModule):
         return self.G_AB(self._layout(prepare_input(page, CHANNELS_A, self.hparams.descreen_sigma)))
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # ---- training -------------------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -135,7 +137,9 @@ class CycleGAN(pl.LightningModule):
         rank = self.global_rank
         self.pool_A.generator.manual_seed(self.hparams.seed + 2 * rank)
         self.pool_B.generator.manual_seed(self.hparams.seed + 2 * rank + 1)
-        if self.hparams.channels_last:
+        device = self.trainer.strategy.root_device.type if self._trainer is not None else "cpu"
+        self.channels_last = resolve_channels_last(self.hparams.channels_last, device)
+        if self.channels_last:
             self.to(memory_format=torch.channels_last)
         if self.hparams.compile:  # in place: the state dict keeps its keys, so checkpoints stay interchangeable
             for network in (self.G_AB, self.G_BA, self.D_A, self.D_B):

@@ -59,11 +59,13 @@ def test_predict_chapter_table_times_a_chapter_with_and_without_overlap(tmp_path
 
 def test_inference_graphs_table_times_each_graph_against_predicts_own(tmp_path):
     table, rows = run_benchmark("inference_graphs", [
-        "--model", "demo", "--size", "40x48", "--repeats", "1", "--graphs", "predict", "eager", "onnxruntime",
+        "--model", "demo", "--size", "40x48", "--repeats", "1", "--graphs", "predict", "predict-cl", "eager",
+        "onnxruntime",
     ], tmp_path)
     assert "vs predict" in table
     assert [(r["graph"], r["precision"]) for r in rows] == [
-        ("predict", "fp32"), ("predict", "bf16"), ("eager", "fp32"), ("eager", "bf16"), ("onnxruntime", "fp32")]
+        ("predict", "fp32"), ("predict", "bf16"), ("predict-cl", "fp32"), ("predict-cl", "bf16"), ("eager", "fp32"),
+        ("eager", "bf16"), ("onnxruntime", "fp32")]
     fp32 = [r for r in rows if r["precision"] == "fp32"]
     assert all(r["max_abs_diff"] < 1e-3 for r in fp32)  # the same colors, whichever graph computes them
 

@@ -159,3 +159,27 @@ def test_a_compiled_generator_colors_pages_as_the_eager_one_does():
     assert colorizer.generator in colorizer_module._COMPILED  # the compiled graph ran, not the eager path
     assert compiled[0].shape == eager[0].shape == (37, 50, 3)
     assert np.abs(compiled[0].astype(int) - eager[0]).max() <= 1  # float rounding, in uint8 steps
+
+
+def test_channels_last_is_chosen_where_it_was_measured_to_pay_and_as_told_elsewhere(monkeypatch):
+    import manga_cyclegan.config.precision as config
+
+    monkeypatch.setattr(config, "cpu_has_amx", lambda: True)
+    assert config.resolve_channels_last(None, "cpu") and not config.resolve_channels_last(None, "cuda")
+    assert not config.resolve_channels_last(False, "cpu") and config.resolve_channels_last(True, "cuda")
+    monkeypatch.setattr(config, "cpu_has_amx", lambda: False)
+    assert not config.resolve_channels_last(None, "cpu")
+
+
+def test_channels_last_predict_gives_the_contiguous_pages():
+    from manga_cyclegan.colorize.colorizer import InferenceSettings, generator_colors
+
+    torch.manual_seed(0)
+    colorizer = Colorizer(ResnetGenerator(1, 3, ngf=8, n_blocks=2).eval(), None)
+    pages = [np.random.default_rng(0).integers(0, 256, (70, 90), dtype=np.uint8)]
+    plain = generator_colors(colorizer, pages, InferenceSettings(mode="raw", channels_last=False))
+    assert not any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                   for p in colorizer.generator.parameters())
+    fast = generator_colors(colorizer, pages, InferenceSettings(mode="raw", channels_last=True))
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in colorizer.generator.parameters())
+    assert np.abs(plain[0].astype(int) - fast[0].astype(int)).max() <= 1

@@ -100,3 +100,26 @@ def test_a_checkpoint_of_an_earlier_version_holding_a_dropout_generator_still_lo
     loaded = CycleGAN.load_from_checkpoint(tmp_path / "old.ckpt", weights_only=True)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
     assert len(loaded.pool_A) == len(model.pool_A) == 1
+
+
+def test_channels_last_training_computes_the_same_losses_and_gradients():
+    torch.manual_seed(0)
+    plain = tiny(lambda_identity=0.5, channels_last=False).double()
+    fast = tiny(lambda_identity=0.5, channels_last=True).double()
+    fast.load_state_dict(plain.state_dict())
+    for model in (plain, fast):
+        model.setup("fit")
+    assert fast.G_AB.model[1].weight.is_contiguous(memory_format=torch.channels_last)
+    assert plain.G_AB.model[1].weight.is_contiguous()
+    real_A = torch.rand(2, 1, 20, 24, dtype=torch.float64) * 2 - 1
+    real_B = torch.rand(2, 3, 20, 24, dtype=torch.float64) * 2 - 1
+    results = []
+    for model in (plain, fast):
+        losses, images = model.generator_losses(model._layout(real_A), model._layout(real_B))
+        sum(losses.values()).backward()
+        results.append((losses, [p.grad for p in model.G_AB.parameters()]))
+    (losses_p, grads_p), (losses_f, grads_f) = results
+    for name in losses_p:
+        torch.testing.assert_close(losses_f[name], losses_p[name])
+    for a, b in zip(grads_p, grads_f):
+        torch.testing.assert_close(b, a)
