@@ -6,7 +6,8 @@
 Each configuration runs `warmup + steps` batches of random pages in one Trainer; the table gives the median
 seconds of the timed steps, images/s, achieved TFLOP/s (FLOPs of one step counted by torch's FlopCounterMode),
 its share of the machine's large-matmul peak in the step's compute dtype, and the speed-up over the first row of
-the same model in this invocation (fp32, eager, contiguous: the reference's way). With --compile on, the first
+the same model in this invocation (fp32, eager, contiguous, each generator pass its own call: the reference's
+way). With --compile on, the first
 steps include compilation: warm-up must cover them (the default 2 does on this project's models).
 """
 
@@ -75,9 +76,10 @@ def step_flops(model_kwargs: dict, size: int, batch: int) -> int:
     return counter.get_total_flops()
 
 
-def time_steps(model_kwargs: dict, size: int, batch: int, precision: str, warmup: int, steps: int) -> list[float]:
+def time_steps(model_kwargs: dict, size: int, batch: int, precision: str, warmup: int, steps: int,
+               passes: str = "batched") -> list[float]:
     """Seconds of each of the `steps` timed training steps of a fresh model, after `warmup` untimed ones."""
-    model = CycleGAN(**model_kwargs, image_log_every_n_batches=10**9)
+    model = CycleGAN(**model_kwargs, batched_passes=passes == "batched", image_log_every_n_batches=10**9)
     loader = DataLoader(RandomPages((warmup + steps) * batch, size), batch_size=batch)
     timer = StepTimer()
     trainer = pl.Trainer(
@@ -103,6 +105,9 @@ def main() -> None:
     parser.add_argument("--channels-last", nargs="+", default=["off", "on"], choices=["off", "on"])
     parser.add_argument("--compile", nargs="+", default=["off", "on"], choices=["off", "on"],
                         help="torch.compile of the four networks (model.compile)")
+    parser.add_argument("--passes", nargs="+", default=["separate", "batched"], choices=["separate", "batched"],
+                        help="each generator pass its own call (the reference's way) or a generator's independent "
+                             "passes in one batch (model.batched_passes)")
     parser.add_argument("--size", type=int, default=None, help="crop size (default: 256 full, 128 demo)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=2)
@@ -121,28 +126,30 @@ def main() -> None:
         size = args.size or DEFAULT_SIZES[name]
         flops = step_flops(MODELS[name], size, args.batch)
         baseline = None
-        for precision, layout, compiled in itertools.product(args.precisions, args.channels_last, args.compile):
+        for precision, layout, compiled, passes in itertools.product(
+                args.precisions, args.channels_last, args.compile, args.passes):
             kwargs = {**MODELS[name], "channels_last": layout == "on", "compile": compiled == "on"}
-            seconds = statistics.median(time_steps(kwargs, size, args.batch, precision, args.warmup, args.steps))
-            baseline = baseline or seconds  # the first row of a model: fp32, eager, contiguous by default
+            seconds = statistics.median(time_steps(kwargs, size, args.batch, precision, args.warmup, args.steps, passes))
+            baseline = baseline or seconds  # a model's first row: fp32, eager, contiguous, separate passes by default
             tflops = flops / seconds / 1e12
             rows.append({
                 "model": name, "size": size, "batch": args.batch, "precision": precision, "channels_last": layout,
-                "compile": compiled, "s_per_step": seconds, "images_per_s": args.batch / seconds, "tflops": tflops,
+                "compile": compiled, "passes": passes, "s_per_step": seconds, "images_per_s": args.batch / seconds, "tflops": tflops,
                 "share_of_peak": tflops / peak[PEAK_DTYPE.get(precision, "fp32")], "speedup": baseline / seconds,
                 "gflop_per_step": flops / 1e9,
             })
-            print(f"  {name} {precision} channels_last={layout} compile={compiled}: {seconds:.3f} s/step", flush=True)
+            print(f"  {name} {precision} channels_last={layout} compile={compiled} passes={passes}: {seconds:.3f} s/step",
+                  flush=True)
 
     print(f"\nTraining step ({device_name()}, torch {torch.__version__}, median of {args.steps} after {args.warmup} "
           f"warm-up)")
     print("Machine peak: " + ", ".join(f"{k} {v:.3f} TFLOP/s" for k, v in peak.items()) + " (large matmul)")
-    header = (f"{'model':<6}{'size':>5}{'batch':>6}  {'precision':<11}{'ch-last':<8}{'compile':<8}{'s/step':>8}"
+    header = (f"{'model':<6}{'size':>5}{'batch':>6}  {'precision':<11}{'ch-last':<8}{'compile':<8}{'passes':<9}{'s/step':>8}"
               f"{'img/s':>7}{'TFLOP/s':>9}{'of peak':>8}{'GFLOP':>7}{'speedup':>9}")
     print(header + "\n" + "-" * len(header))
     for r in rows:
         print(f"{r['model']:<6}{r['size']:>5}{r['batch']:>6}  {r['precision']:<11}{r['channels_last']:<8}"
-              f"{r['compile']:<8}{r['s_per_step']:>8.3f}{r['images_per_s']:>7.2f}{r['tflops']:>9.3f}"
+              f"{r['compile']:<8}{r['passes']:<9}{r['s_per_step']:>8.3f}{r['images_per_s']:>7.2f}{r['tflops']:>9.3f}"
               f"{r['share_of_peak']:>8.0%}{r['gflop_per_step']:>7.0f}{r['speedup']:>8.2f}x")
     if args.json:
         with open(args.json, "w") as f:

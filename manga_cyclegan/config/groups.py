@@ -71,6 +71,9 @@ class ModelConfig(GeneratorConfig):
     # networks (the README's Performance section).
     channels_last: Optional[bool] = None
     compile: bool = False
+    # A generator's passes that do not wait on each other (G_AB on real_A, fake_A and the pseudo-pair page) as one
+    # batched call: the same losses, faster for small models, slower for the paper's (the Performance section).
+    batched_passes: bool = False
     image_log_every_n_batches: int = 200
     val_samples: int = 4
     seed: int = 0

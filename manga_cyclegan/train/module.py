@@ -164,27 +164,41 @@ class CycleGAN(pl.LightningModule):
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, dict]:
         """The generator phase's losses (named as in the module docstring) and the images it made."""
         hp = self.hparams
-        fake_B = self.colorize(real_A)
+        identity = hp.lambda_identity > 0
+        pages, colors = self.pseudo_pairs(real_B) if identity else (None, None)
+        # The paper's passes; with `batched_passes`, a generator's passes that do not wait on each other run as one
+        # batch (`_together`):
+        #   fake_A = G_BA(real_B)  and  idt_A = G_BA(rgb(real_A))
+        #   fake_B = G_AB(real_A),  rec_B = G_AB(fake_A)  and  idt_B = G_AB(gray(real_B))
+        #   rec_A = G_BA(fake_B)
+        ba_inputs = [real_B, self._layout(to_rgb(real_A))] if identity and hp.identity_a else [real_B]
+        fake_A, *idt_A = self._together(self.G_BA, ba_inputs)
+        fake_B, rec_B, *idt_B = self._together(self.colorize, [real_A, fake_A] + ([pages] if identity else []))
         rec_A = self.G_BA(fake_B)
-        fake_A = self.G_BA(real_B)
-        rec_B = self.colorize(fake_A)
         losses = {
             "G_AB": gan_loss(self.D_B(fake_B), True, hp.gan_mode),
             "G_BA": gan_loss(self.D_A(fake_A), True, hp.gan_mode),
             "cycle_A": hp.lambda_cycle * cycle_loss(rec_A, real_A),
             "cycle_B": hp.lambda_cycle * cycle_loss(rec_B, real_B),
         }
-        if hp.lambda_identity > 0:
+        if identity:
             weight = hp.lambda_cycle * hp.lambda_identity
-            pages, colors = self.pseudo_pairs(real_B)
-            idt_B = self.colorize(pages)
-            losses["idt_B"] = weight * identity_loss(idt_B, colors)
+            losses["idt_B"] = weight * identity_loss(idt_B[0], colors)
             if self.palette_term is not None:
-                losses["palette"] = hp.lambda_palette * self.palette_term(idt_B, colors)
-            if hp.identity_a:
-                losses["idt_A"] = weight * identity_loss(self.G_BA(self._layout(to_rgb(real_A))), real_A)
+                losses["palette"] = hp.lambda_palette * self.palette_term(idt_B[0], colors)
+            if idt_A:
+                losses["idt_A"] = weight * identity_loss(idt_A[0], real_A)
         images = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A, "rec_B": rec_B}
         return losses, images
+
+    def _together(self, network, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """`[network(x) for x in inputs]`, with `batched_passes` in one batched call: the norms are per page, so
+        each page's result is the one its own call gives. Separate calls where page sizes differ or batch norm
+        would mix the pages' statistics."""
+        separate = not self.hparams.batched_passes or self.hparams.norm == "batch"
+        if separate or len(inputs) == 1 or len({x.shape[1:] for x in inputs}) > 1:
+            return [network(x) for x in inputs]
+        return list(network(torch.cat(inputs)).split([x.shape[0] for x in inputs]))
 
     def discriminator_losses(self, images: dict) -> dict:
         hp = self.hparams

@@ -13,8 +13,15 @@ def tiny(**kwargs) -> CycleGAN:
 
 
 def record_inputs(net: torch.nn.Module) -> list[torch.Tensor]:
+    """The inputs of each call of `net`, and of each batch of pages within a call (passes run batched)."""
     seen = []
-    net.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+
+    def record(module, args):
+        x = args[0].detach().clone()
+        seen.append(x)
+        seen.extend(x.split(1) if x.shape[0] > 1 else [])
+
+    net.register_forward_pre_hook(record)
     return seen
 
 
@@ -24,8 +31,12 @@ def test_identity_feeds_each_generator_the_other_domain_in_its_channel_format():
     to_ab, to_ba = record_inputs(model.G_AB), record_inputs(model.G_BA)
     losses, images = model.generator_losses(real_A, real_B)
 
-    assert any(x.shape[1] == 1 and torch.allclose(x, to_gray(real_B)) for x in to_ab)  # G_AB(gray(real_B))
-    assert any(x.shape[1] == 3 and torch.equal(x, to_rgb(real_A)) for x in to_ba)  # G_BA(rgb(real_A))
+    def passed(seen, pages):
+        return any(x.shape[0] >= len(pages) and torch.allclose(x[i:i + len(pages)], pages)
+                   for x in seen if x.shape[1:] == pages.shape[1:] for i in range(x.shape[0] - len(pages) + 1))
+
+    assert passed(to_ab, to_gray(real_B))  # G_AB(gray(real_B))
+    assert passed(to_ba, to_rgb(real_A))  # G_BA(rgb(real_A))
     # idt_B = lambda_cycle * lambda_identity * ||G_AB(gray(real_B)) - real_B||_1
     expected = 5.0 * (model.G_AB(to_gray(real_B)) - real_B).abs().mean()
     torch.testing.assert_close(losses["idt_B"], expected)
@@ -42,7 +53,7 @@ def test_g_ba_identity_term_can_be_dropped():
     to_ba = record_inputs(model.G_BA)
     losses, _ = model.generator_losses(torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16))
     assert "idt_B" in losses and "idt_A" not in losses
-    assert len(to_ba) == 2  # rec_A and fake_A only: no G_BA(rgb(real_A)) pass
+    assert len(to_ba) == 2 and all(len(x) == 1 for x in to_ba)  # rec_A and fake_A only: no G_BA(rgb(real_A))
 
 
 def test_gray_of_a_gray_page_is_itself():
@@ -123,3 +134,29 @@ def test_channels_last_training_computes_the_same_losses_and_gradients():
         torch.testing.assert_close(losses_f[name], losses_p[name])
     for a, b in zip(grads_p, grads_f):
         torch.testing.assert_close(b, a)
+
+
+def test_batched_passes_give_the_losses_and_gradients_of_separate_ones():
+    torch.manual_seed(0)
+    kwargs = dict(ngf=4, ndf=4, n_blocks=1, n_layers_d=2, lambda_identity=0.5, descreen_sigma=1.0)
+    batched = CycleGAN(**kwargs, batched_passes=True).double()
+    separate = CycleGAN(**kwargs, batched_passes=False).double()
+    separate.load_state_dict(batched.state_dict())
+    real_A = torch.rand(2, 1, 20, 24, dtype=torch.float64) * 2 - 1
+    real_B = torch.rand(2, 3, 20, 24, dtype=torch.float64) * 2 - 1
+    calls = record_inputs(batched.G_AB)
+    results = []
+    for model in (batched, separate):
+        losses, images = model.generator_losses(real_A, real_B)
+        sum(losses.values()).backward()
+        results.append((losses, images, [p.grad for p in model.parameters() if p.grad is not None]))
+    assert sum(1 for x in calls if len(x) == 6) == 1  # G_AB's three passes of two pages: one call
+    (losses_b, images_b, grads_b), (losses_s, images_s, grads_s) = results
+    assert set(losses_b) == set(losses_s) == {"G_AB", "G_BA", "cycle_A", "cycle_B", "idt_B", "idt_A"}
+    for name in losses_b:
+        torch.testing.assert_close(losses_b[name], losses_s[name])
+    for name in images_b:
+        torch.testing.assert_close(images_b[name], images_s[name])
+    assert len(grads_b) == len(grads_s)
+    for a, b in zip(grads_b, grads_s):
+        torch.testing.assert_close(a, b)
