@@ -235,3 +235,10 @@ def test_chapter_vote_scores_each_setting_beside_the_flat_output(tmp_path, tiny_
     assert rows["vote 1.01, share 0.00"]["char_color_acc"] == rows["flat output"]["char_color_acc"]
     # Every region alike: each takes the run's most common color class unless it is already in it.
     assert rows["vote 0.00, share 0.00"]["regions_changed"] > 0
+
+
+def test_conv_peak_gives_the_convolutions_rate_against_the_peak(tmp_path):
+    table, row = run_benchmark("conv_peak", [
+        "--model", "demo", "--size", "32", "--precision", "32", "--channels-last", "off"], tmp_path)
+    assert "of peak" in table and row["conv_gflop"] > 0
+    assert 0 < row["conv_s"] < row["step_s_profiled"] and row["conv_share_of_peak"] > 0
