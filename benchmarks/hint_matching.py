@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
 
     pages, meta = test_split(args.data)
     colorizer = load_colorizer(args.ckpt)
-    seen = hints.see_pages(colorizer, [p["bw"] for p in pages], InferenceSettings())
+    seen = hints.see_pages(colorizer, [p["bw"] for p in pages], InferenceSettings(), ("bottleneck", "decoder"))
     truth = [region_truth(s.regions, p["labels"]) for s, p in zip(seen, pages)]
     owner = np.concatenate([t[0] for t in truth])
     # The regions a hint may reach (the engine's MIN_REGION_PX); the rest keep their colors.

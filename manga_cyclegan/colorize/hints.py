@@ -37,6 +37,8 @@ DESCRIPTOR = "bottleneck"
 # bottleneck, the lowest that kept the spill under 2% on a test split of other scenes (benchmarks/results/
 # hint_matching.md).
 MATCH_SIMILARITY = {"color": 0.95, "bottleneck": 0.9, "decoder": 0.95, "features": 0.9}
+# The generator layers each description reads (FeatureTap's names).
+TAPPED = {"color": (), "bottleneck": ("bottleneck",), "decoder": ("decoder",), "features": ("bottleneck", "decoder")}
 # A region reached by features must also have been colored by the model within this CIE76 distance of the
 # clicked region's color (None: no such gate): less spill on every page set, accuracy within noise
 # (benchmarks/results/hint_matching.md).
@@ -69,12 +71,14 @@ class SeenPage:
 
 class FeatureTap(contextlib.AbstractContextManager):
     """Keeps the outputs of a ResnetGenerator's last residual block ("bottleneck") and last decoder activation
-    ("decoder") while it runs. A layer that ran more than once (a page run in strips or tiles) keeps nothing."""
+    ("decoder"), or of those in `names`, while it runs. A layer that ran more than once (a page run in strips or
+    tiles) keeps nothing."""
 
-    def __init__(self, generator: torch.nn.Module):
+    def __init__(self, generator: torch.nn.Module, names: tuple[str, ...] = ("bottleneck", "decoder")):
         blocks = [layer for layer in generator.model if isinstance(layer, ResnetBlock)]
         activations = [layer for layer in generator.model if isinstance(layer, torch.nn.ReLU)]
-        self.layers = {"bottleneck": blocks[-1], "decoder": activations[-1]}
+        layers = {"bottleneck": blocks[-1], "decoder": activations[-1]}
+        self.layers = {name: layers[name] for name in names}
         self.outputs: dict[str, list[torch.Tensor]] = {name: [] for name in self.layers}
         self._handles = []
 
@@ -204,12 +208,13 @@ def paint(page: SeenPage, region_colors: dict[int, tuple[int, int, int]]) -> np.
     return out
 
 
-def see_pages(colorizer, pages: list[np.ndarray], settings) -> list[SeenPage]:
+def see_pages(colorizer, pages: list[np.ndarray], settings, features: tuple[str, ...] = TAPPED[DESCRIPTOR]
+              ) -> list[SeenPage]:
     """Colorize uint8 HxW pages (`generator_colors`, one at a time so that each one's features are its own) and
-    keep what the hints need of each."""
+    keep what the hints need of each: the generator `features` (FeatureTap's names) the description reads."""
     seen = []
     for page in pages:
-        with FeatureTap(colorizer.generator) as tap:
+        with FeatureTap(colorizer.generator, features) as tap:
             (color,) = generator_colors(colorizer, [page], settings)
         seen.append(see(page, color, tap, close_gaps=settings.close_gaps, split_tones=settings.split_tones,
                         split_colors=settings.split_colors))
@@ -302,7 +307,7 @@ def reference_anchors(colorizer, pages: dict[str, np.ndarray], settings, descrip
     color there (the per-channel median), described by what the generator sees in the reference's gray."""
     anchors = []
     for name, rgb in pages.items():
-        seen = see_pages(colorizer, [luma(rgb)], settings)[0]
+        seen = see_pages(colorizer, [luma(rgb)], settings, TAPPED[descriptor])[0]
         labels = seen.regions
         ids = np.flatnonzero(seen.sizes >= min_px)
         if len(ids) == 0:

@@ -97,3 +97,20 @@ def test_a_region_the_model_sees_alike_but_colored_otherwise_is_not_reached():
         taken = hints.assign(seen, "p2", [anchor], "bottleneck")  # as seen from another page: matching only
         assert seen.regions[30, 30] in taken
         assert (seen.regions[30, 90] in taken) is reached
+
+
+def test_pages_are_seen_with_the_features_their_description_reads_only():
+    import torch
+
+    from manga_cyclegan.colorize.colorizer import Colorizer, InferenceSettings
+    from manga_cyclegan.nets import ResnetGenerator
+
+    torch.manual_seed(0)
+    colorizer = Colorizer(ResnetGenerator(1, 3, ngf=4, n_blocks=1).eval(), None)
+    page = panel_page()
+    (default,) = hints.see_pages(colorizer, [page], InferenceSettings())
+    (both,) = hints.see_pages(colorizer, [page], InferenceSettings(), ("bottleneck", "decoder"))
+    assert set(default.features) == set(hints.TAPPED[hints.DESCRIPTOR]) == {"bottleneck"}
+    assert set(both.features) == {"bottleneck", "decoder"}
+    np.testing.assert_array_equal(default.features["bottleneck"], both.features["bottleneck"])
+    assert hints.describe(default, "decoder") is None and hints.describe(both, "decoder") is not None
