@@ -97,6 +97,8 @@ class PredictConfig(FlatRegions, PageGuards):
                                  "generator runs")
     compile: bool = option(False, "torch.compile the generator: each working size compiles once (seconds; needs a "
                                   "C++ compiler), the pages after it run faster (pays on chapters)")
+    channels_last: Optional[bool] = option(None, "channels-last activations and weights (null: where measured "
+                                                 "faster, CPUs with AMX)")
     consistency: str = choice("none", CONSISTENCY, help="palette: pull every page's colors halfway toward one "
                                                         "palette fit on the run's pages")
     palette_pages: int = option(16, "how many pages the palette is fit on (consistency=palette)")

@@ -270,6 +270,7 @@ def predict(cfg: DictConfig) -> Summary:
         precision=resolve_precision(cfg.precision, device),
         tile_pixels=resolve_tile_pixels(cfg.tile_pixels, colorizer.generator, device),
         compile=cfg.compile,
+        channels_last=cfg.channels_last,
     )
     output = Path(cfg.output) if cfg.output else default_output(cfg.input, Path(cfg.paths.log_dir))
     tiles = f"tiles above {settings.tile_pixels / 1e6:.1f} MP" if settings.tile_pixels else "never tiled"

@@ -246,3 +246,17 @@ def test_predicting_keeps_opencv_threads_and_only_the_training_data_hooks_pin_th
     assert proc.returncode == 0, proc.stderr[-3000:]
     default, imported, pinned = map(int, proc.stdout.split()[-3:])
     assert imported == default and pinned == 1
+
+
+@pytest.mark.slow  # predict.py in fresh interpreters
+def test_predict_channels_last_setting_gives_the_same_pages(tiny_ckpt, tmp_path):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(manga_page(64, 48, 3)).save(tmp_path / "in" / "p1.png")
+    pages = {}
+    for layout in ("true", "false"):
+        out = tmp_path / f"out_{layout}"
+        proc = run_script("predict.py", [f"ckpt={tiny_ckpt}", f"input={tmp_path / 'in'}", f"output={out}",
+                                         f"channels_last={layout}", "mode=raw"])
+        assert "1 colorized" in proc.stdout
+        pages[layout] = np.asarray(Image.open(out / "p1.png")).astype(int)
+    assert np.abs(pages["true"] - pages["false"]).max() <= 1
