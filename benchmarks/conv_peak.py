@@ -4,8 +4,8 @@
     python benchmarks/conv_peak.py --model demo --precision 32 --channels-last off --json out.json
 
 One training step (G phase + D phase, as benchmarks/train_step.py runs it) is profiled with torch.profiler after
-two warm-up steps. The convolutions' FLOPs (FlopCounterMode, as train_step.py counts them) over the time spent in
-the convolutions' forward and backward kernels (`aten::mkldnn_convolution`, `aten::convolution_backward`, with
+three warm-up steps. The step's FLOPs, counted as train_step.py counts them (FlopCounterMode: in this step, its
+convolutions are all it counts), over the time spent in the convolutions' forward and backward kernels (`aten::mkldnn_convolution`, `aten::convolution_backward`, with
 the reorders they do inside) give their rate, set against the large-matmul peak of the step's compute dtype
 measured in the same run. The whole step's rate is train_step.py's `of peak` column.
 """
@@ -21,12 +21,11 @@ import warnings
 
 import torch
 from torch.profiler import ProfilerActivity, profile
-from torch.utils.flop_counter import FlopCounterMode
 
 from manga_cyclegan.train.module import CycleGAN
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import DEFAULT_SIZES, MODELS  # noqa: E402  (benchmarks/ is not a package)
+from train_step import DEFAULT_SIZES, MODELS, step_flops  # noqa: E402  (benchmarks/ is not a package)
 
 CONV_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::cudnn_convolution")
 
@@ -64,11 +63,9 @@ def main() -> None:
         sum(d_losses.values()).backward()
         opt_d.step()
 
-    with FlopCounterMode(display=False) as counter:
+    conv_flops = step_flops(MODELS[args.model], size, 1)
+    for _ in range(3):
         step()
-    conv_flops = sum(n for op, n in counter.get_flop_counts()["Global"].items() if "conv" in str(op))
-    step()
-    step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         step()

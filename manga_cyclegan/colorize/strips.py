@@ -25,6 +25,7 @@ from torch import nn
 
 from manga_cyclegan.colorize.tiling import generate_tiled
 from manga_cyclegan.nets import ResnetGenerator
+from manga_cyclegan.nets.layers import is_channels_last
 from manga_cyclegan.nets.padding import pad_to_multiple
 
 # Layers of ResnetGenerator.model in the strip segments: up to the first stride-2 conv, and from the last upsampling.
@@ -94,7 +95,7 @@ def _channels_last(layer: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
     out = torch.nn.functional.conv_transpose2d(
         x.contiguous(memory_format=torch.channels_last), weight, layer.bias, layer.stride, layer.padding,
         layer.output_padding, layer.groups, layer.dilation)
-    return out if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else out.contiguous()
+    return out if is_channels_last(x) else out.contiguous()
 
 
 @torch.no_grad()

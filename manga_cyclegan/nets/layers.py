@@ -17,7 +17,8 @@ import torch.nn.functional as F
 NORMS = ("instance", "batch", "none")
 
 
-def _channels_last(x: torch.Tensor) -> bool:
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True for a 4-d tensor laid out channels-last (one that is also contiguous, e.g. one channel, is not)."""
     return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
@@ -26,7 +27,7 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     page by page as a batch of one (batch norm's statistics are then the page's own), which keeps its layout."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.affine or self.track_running_stats or not _channels_last(x):
+        if self.affine or self.track_running_stats or not is_channels_last(x):
             return super().forward(x)
         pages = [F.batch_norm(page, None, None, training=True, eps=self.eps) for page in x.split(1)]
         return pages[0] if len(pages) == 1 else torch.cat(pages)
@@ -64,7 +65,7 @@ class ReflectionPad2d(nn.ReflectionPad2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.padding[0]
         with torch.autocast(x.device.type, enabled=False):
-            if x.requires_grad and torch.is_grad_enabled() and _channels_last(x):
+            if x.requires_grad and torch.is_grad_enabled() and is_channels_last(x):
                 return _ReflectionPad.apply(x, p)
             return F.pad(x, (p, p, p, p), mode="reflect")
 
